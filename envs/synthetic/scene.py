@@ -1,0 +1,256 @@
+"""Scenes: the elements on a synthetic screen, the theme they are drawn in, and how each role looks.
+
+A task builds a `Scene` (a list of `Element`s, drawn in order, later ones on top) and mutates it as
+the episode goes on (a menu opens, a list scrolls); it calls `scene.changed()` after each mutation so
+the env redraws the frame only then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from minvla_gym.envs.synthetic import render
+
+# Roles that a click can hit. Decoration (window, title bar, label text) is not interactive.
+INTERACTIVE = frozenset(
+    {"button", "icon", "desktop_icon", "file", "folder", "trash", "field", "list_item", "menu", "menu_item",
+     "context_item", "slider", "slider_knob", "checkbox", "scrollbar", "list"}
+)  # fmt: skip
+
+
+@dataclass(eq=False)
+class Element:
+    """One thing on the screen. `box` is (x0, y0, x1, y1) in pixels, x1/y1 exclusive."""
+
+    role: str
+    box: tuple[int, int, int, int]
+    label: str = ""
+    fill: tuple[int, int, int] = (200, 200, 200)
+    ink: tuple[int, int, int] = (0, 0, 0)  # text / glyph colour
+    font_size: int = 10
+    target: bool = False
+    visible: bool = True
+    data: dict[str, Any] = field(default_factory=dict)  # role-specific: shape, value, ...
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        x0, y0, x1, y1 = self.box
+        return (x0 + x1) / 2, (y0 + y1) / 2
+
+    def contains(self, x: float, y: float) -> bool:
+        x0, y0, x1, y1 = self.box
+        return x0 <= x < x1 and y0 <= y < y1
+
+
+@dataclass
+class Theme:
+    dark: bool
+    background: tuple[int, int, int]
+    window: tuple[int, int, int]
+    title_bar: tuple[int, int, int]
+    title_text: tuple[int, int, int]
+    text: tuple[int, int, int]
+    control: tuple[int, int, int]
+    border: tuple[int, int, int]
+    accent: tuple[int, int, int]
+    font_size: int
+
+    @staticmethod
+    def random(rng: np.random.Generator, size: int) -> Theme:
+        dark = bool(rng.random() < 0.5)
+        noise = iter(rng.integers(-18, 19, (6, 3)).tolist())  # one draw: generator calls are slow
+
+        def jitter(base):
+            return tuple(min(255, max(0, int(b) + n)) for b, n in zip(base, next(noise)))
+
+        hue = rng.integers(40, 216, 3)
+        if dark:
+            theme = Theme(
+                True, jitter((30, 34, 42)), jitter((48, 52, 60)), jitter(hue // 3), (235, 235, 235),
+                (230, 230, 230), jitter((72, 78, 90)), jitter((110, 115, 125)), jitter(hue), 0,
+            )  # fmt: skip
+        else:
+            theme = Theme(
+                False, jitter((200, 210, 225)), jitter((245, 245, 245)), jitter(hue), (255, 255, 255),
+                (20, 20, 20), jitter((225, 225, 230)), jitter((140, 140, 150)), jitter(hue), 0,
+            )  # fmt: skip
+        # Font size scales with the screen: 224 px -> 9..13 px.
+        theme.font_size = int(rng.integers(9, 14) * size / 224)
+        theme.font_size = max(theme.font_size, 7)
+        return theme
+
+
+class Scene:
+    """The elements of one screen, drawn in list order; caches the frame until `changed()`."""
+
+    def __init__(self, size: int, theme: Theme):
+        self.size = size
+        self.theme = theme
+        self.elements: list[Element] = []
+        self.version = 0
+
+    def add(self, element: Element) -> Element:
+        self.elements.append(element)
+        self.version += 1
+        return element
+
+    def remove(self, element: Element) -> None:
+        self.elements.remove(element)
+        self.version += 1
+
+    def changed(self) -> None:
+        self.version += 1
+
+    def hit(self, point) -> Element | None:
+        """Topmost visible interactive element under `point` (fractions), or None."""
+        x, y = float(point[0]) * self.size, float(point[1]) * self.size
+        for element in reversed(self.elements):
+            if element.visible and element.role in INTERACTIVE and element.contains(x, y):
+                return element
+        return None
+
+    def draw(self) -> np.ndarray:
+        frame = np.empty((self.size, self.size, 3), dtype=np.uint8)
+        render.fill(frame, (0, 0, self.size, self.size), self.theme.background)
+        for element in self.elements:
+            if element.visible:
+                DRAW.get(element.role, draw_box)(frame, element, self.theme)
+        return frame
+
+    def element_list(self) -> list[dict[str, Any]]:
+        """The privileged `info["elements"]`: role, label, box as fractions, target flag."""
+        s = float(self.size)
+        return [
+            {
+                "role": e.role,
+                "label": e.label,
+                "box": (e.box[0] / s, e.box[1] / s, e.box[2] / s, e.box[3] / s),
+                "target": e.target,
+            }
+            for e in self.elements
+            if e.visible
+        ]
+
+
+# ---------------------------------------------------------------- how each role is drawn
+
+
+def draw_box(frame, e: Element, theme: Theme) -> None:
+    """Default look: a filled box with a border and a centred label (buttons, menu items, ...)."""
+    render.fill(frame, e.box, e.fill)
+    if e.role not in ("menu", "menu_item", "context_item", "list_item", "label"):
+        render.border(frame, e.box, theme.border)
+    if e.label:
+        align = "left" if e.role in ("menu_item", "context_item", "list_item", "label", "field") else "center"
+        x0, y0, x1, y1 = e.box
+        render.text(frame, e.label, (x0 + 3 if align == "left" else x0, y0, x1, y1), e.font_size, e.ink, align)
+
+
+def draw_window(frame, e: Element, theme: Theme) -> None:
+    x0, y0, x1, y1 = e.box
+    bar = e.data.get("bar", e.font_size + 6)
+    render.fill(frame, e.box, e.fill)
+    render.fill(frame, (x0, y0, x1, y0 + bar), theme.title_bar)
+    render.border(frame, e.box, theme.border)
+    if e.label:
+        render.text(frame, e.label, (x0 + 4, y0, x1, y0 + bar), e.font_size, theme.title_text, "left")
+
+
+def draw_icon(frame, e: Element, theme: Theme) -> None:
+    """A coloured shape; desktop icons, files and folders carry their label underneath."""
+    x0, y0, x1, y1 = e.box
+    glyph = e.data.get("shape", "square")
+    side = e.data.get("side", min(x1 - x0, y1 - y0))
+    gx = (x0 + x1 - side) // 2
+    if e.data.get("selected"):
+        render.fill(frame, e.box, theme.accent)
+    if glyph == "folder":
+        render.fill(frame, (gx, y0 + side // 5, gx + side, y0 + side), e.fill)
+        render.fill(frame, (gx, y0, gx + side // 2, y0 + side // 5 + 1), e.fill)
+    elif glyph == "document":
+        render.fill(frame, (gx + side // 8, y0, gx + side - side // 8, y0 + side), e.fill)
+        for row in range(3):
+            ly = y0 + side // 4 + row * side // 5
+            render.fill(frame, (gx + side // 4, ly, gx + side - side // 4, ly + 1), theme.border)
+    elif glyph == "trash":
+        render.fill(frame, (gx + side // 6, y0 + side // 4, gx + side - side // 6, y0 + side), e.fill)
+        render.fill(frame, (gx, y0 + side // 8, gx + side, y0 + side // 4), e.fill)
+    else:
+        render.shape(frame, glyph, (gx, y0, gx + side, y0 + side), e.fill)
+    if e.label:
+        render.text(frame, e.label, (x0, y0 + side, x1, y1), e.font_size, theme.text)
+
+
+def draw_field(frame, e: Element, theme: Theme) -> None:
+    x0, y0, x1, y1 = e.box
+    render.fill(frame, e.box, e.fill)
+    render.border(frame, e.box, theme.accent if e.data.get("focused") else theme.border, 2 if e.data.get("focused") else 1)
+    content = e.data.get("text", "")
+    if content:
+        render.text(frame, content, (x0 + 3, y0, x1, y1), e.font_size, e.ink, "left")
+    if e.data.get("focused"):
+        cx = x0 + 4 + (render.text_size(content, e.font_size)[0] if content else 0)
+        render.fill(frame, (cx, y0 + 3, cx + 1, y1 - 3), e.ink)
+
+
+def draw_slider(frame, e: Element, theme: Theme) -> None:
+    x0, y0, x1, y1 = e.box
+    cy = (y0 + y1) // 2
+    render.fill(frame, (x0, cy - 1, x1, cy + 2), theme.border)
+    for tick in range(0, 11):  # a tick every 10 units helps reading values off the track
+        tx = x0 + round(tick * (x1 - x0 - 1) / 10)
+        render.fill(frame, (tx, cy + 3, tx + 1, cy + (6 if tick % 5 else 8)), theme.border)
+
+
+def draw_text_label(frame, e: Element, theme: Theme) -> None:
+    render.text(frame, e.label, e.box, e.font_size, e.ink, e.data.get("align", "left"))
+
+
+DRAW = {
+    "window": draw_window,
+    "icon": draw_icon,
+    "desktop_icon": draw_icon,
+    "file": draw_icon,
+    "folder": draw_icon,
+    "trash": draw_icon,
+    "field": draw_field,
+    "slider": draw_slider,
+    "label": draw_text_label,
+}
+
+
+# ---------------------------------------------------------------- layout helpers
+
+
+def grid_boxes(
+    rng: np.random.Generator, area, count: int, cell_w: int, cell_h: int, gap: int = 4
+) -> list[tuple[int, int, int, int]]:
+    """`count` non-overlapping boxes of (cell_w, cell_h) placed in random cells of a grid over `area`.
+
+    Raises ValueError when they cannot fit, so a task can shrink its content and retry.
+    """
+    x0, y0, x1, y1 = area
+    cols = (x1 - x0 + gap) // (cell_w + gap)
+    rows = (y1 - y0 + gap) // (cell_h + gap)
+    if cols * rows < count:
+        raise ValueError(f"{count} boxes of {cell_w}x{cell_h} do not fit in {area}")
+    cells = rng.choice(cols * rows, size=count, replace=False)
+    # Spread spare room evenly so layouts do not all hug the top-left corner.
+    spare_x = (x1 - x0 + gap) - cols * (cell_w + gap)
+    spare_y = (y1 - y0 + gap) - rows * (cell_h + gap)
+    ox = x0 + int(rng.integers(0, spare_x + 1))
+    oy = y0 + int(rng.integers(0, spare_y + 1))
+    return [
+        (ox + (c % cols) * (cell_w + gap), oy + (c // cols) * (cell_h + gap),
+         ox + (c % cols) * (cell_w + gap) + cell_w, oy + (c // cols) * (cell_h + gap) + cell_h)
+        for c in (int(c) for c in cells)
+    ]  # fmt: skip
+
+
+def random_colour(rng: np.random.Generator, theme: Theme) -> tuple[int, int, int]:
+    """A control colour readable on the theme (light on dark themes, pale on light ones)."""
+    low, high = (60, 160) if theme.dark else (150, 250)
+    return tuple(int(v) for v in rng.integers(low, high, 3))

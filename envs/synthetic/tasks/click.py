@@ -1,0 +1,57 @@
+"""Click a named button among distractors."""
+
+from __future__ import annotations
+
+from minvla_gym.actions import CLICK, DOUBLE_CLICK, RIGHT_CLICK
+from minvla_gym.envs.synthetic import render
+from minvla_gym.envs.synthetic.scene import Element, grid_boxes, random_colour
+from minvla_gym.envs.synthetic.tasks.base import Outcome, Task
+from minvla_gym.envs.synthetic.words import LABELS
+
+TEMPLATES = (
+    "click the {label} button",
+    "press the {label} button",
+    "click on {label}",
+    "hit the button labelled {label}",
+    "select the '{label}' button",
+)
+MOUSE_PRESSES = (CLICK, DOUBLE_CLICK, RIGHT_CLICK)
+
+
+class ClickTask(Task):
+    family = "Click"
+    max_steps = 5
+
+    def build(self) -> None:
+        _, area = self.window(self.choice(LABELS).capitalize())
+        count = int(self.rng.integers(2, 10))
+        labels = self.sample(LABELS, count)
+        size = self.theme.font_size
+        pad = int(self.rng.integers(4, 10))
+        width = max(render.text_size(label, size)[0] for label in labels) + 2 * pad
+        height = size + int(self.rng.integers(6, 12))
+        while True:  # shrink until the buttons fit the window
+            try:
+                boxes = grid_boxes(self.rng, area, count, width, height, gap=int(self.rng.integers(3, 9)))
+                break
+            except ValueError:
+                count -= 1
+        fill = random_colour(self.rng, self.theme)
+        self.buttons = [
+            self.scene.add(Element("button", box, label, fill, self.theme.text, size))
+            for box, label in zip(boxes, labels)
+        ]
+        self.target = self.choice(self.buttons)
+        self.target.target = True
+        self.instruction = self.choice(TEMPLATES).format(label=self.target.label)
+
+    def check(self, action) -> Outcome:
+        if action["type"] not in MOUSE_PRESSES:
+            return Outcome.CONTINUE
+        hit = self.scene.hit(action["point"])
+        if hit is self.target:
+            return Outcome.SUCCESS if action["type"] == CLICK else Outcome.FAILURE
+        return Outcome.FAILURE if hit in self.buttons else Outcome.CONTINUE
+
+    def expert(self):
+        return self.act("click", self.target)

@@ -1,0 +1,63 @@
+"""Press a keyboard shortcut, named ("press ctrl+s") or described ("save the document")."""
+
+from __future__ import annotations
+
+from minvla_gym.actions import HOTKEY, HOTKEY_INDEX
+from minvla_gym.envs.synthetic.scene import Element
+from minvla_gym.envs.synthetic.tasks.base import Outcome, Task
+from minvla_gym.envs.synthetic.words import LABELS
+
+NAMED = ("press {combo}", "use the keyboard shortcut {combo}", "hit {combo} on the keyboard", "type the shortcut {combo}")
+DESCRIBED = {
+    "ctrl+s": ("save the document", "save your work", "save the file"),
+    "ctrl+c": ("copy the selection", "copy the selected text"),
+    "ctrl+v": ("paste from the clipboard", "paste the copied text"),
+    "ctrl+x": ("cut the selection", "cut the selected text"),
+    "ctrl+z": ("undo the last change", "undo that"),
+    "ctrl+y": ("redo the last change", "redo what you undid"),
+    "ctrl+a": ("select all the text", "select everything"),
+    "ctrl+f": ("find text in the document", "open the search box"),
+    "ctrl+p": ("print the document", "print this page"),
+    "ctrl+n": ("create a new document", "open a new window"),
+    "ctrl+o": ("open a file", "show the open file dialog"),
+    "ctrl+w": ("close the current tab", "close this tab"),
+    "ctrl+t": ("open a new tab",),
+    "ctrl+q": ("quit the application", "exit the program"),
+    "enter": ("confirm the dialog", "submit the form"),
+    "escape": ("dismiss the dialog", "cancel the dialog"),
+    "tab": ("move to the next field",),
+    "f5": ("refresh the page", "reload the page"),
+    "f1": ("open the help",),
+    "alt+f4": ("close the window",),
+}
+
+
+class HotkeyTask(Task):
+    family = "Hotkey"
+    max_steps = 5
+
+    def build(self) -> None:
+        name = self.choice(LABELS)
+        _, (x0, y0, x1, y1) = self.window(f"{name}.txt - Editor")
+        size = self.theme.font_size
+        y = y0 + 2
+        for _ in range(int(self.rng.integers(2, 8))):  # some document text, as decoration
+            line = " ".join(self.sample(LABELS, int(self.rng.integers(2, 6))))
+            if y + size + 4 > y1:
+                break
+            self.scene.add(Element("label", (x0 + 2, y, x1, y + size + 4), line, ink=self.theme.text, font_size=size))
+            y += size + 4
+        if self.rng.random() < 0.5:
+            self.combo = self.choice(list(DESCRIBED))
+            self.instruction = self.choice(DESCRIBED[self.combo])
+        else:
+            self.combo = self.choice(list(HOTKEY_INDEX))
+            self.instruction = self.choice(NAMED).format(combo=self.combo)
+
+    def check(self, action) -> Outcome:
+        if action["type"] != HOTKEY:
+            return Outcome.CONTINUE
+        return Outcome.SUCCESS if action["hotkey"] == HOTKEY_INDEX[self.combo] else Outcome.FAILURE
+
+    def expert(self):
+        return self.act("hotkey", hotkey=self.combo)

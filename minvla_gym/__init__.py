@@ -1,0 +1,22 @@
+"""minVLA-gym: a Gymnasium desktop for vision-language-action agents.
+
+`import minvla_gym` registers the env ids (MinVLA-Synthetic-v0, MinVLA-Synthetic-<Family>-v0, ...).
+"""
+
+from minvla_gym.actions import ACTION_TYPES, HOTKEYS, make_action, make_action_space, validate_action
+from minvla_gym.observation import make_observation_space
+from minvla_gym.registration import register_envs
+from minvla_gym.wrappers import FlatActionWrapper
+
+register_envs()
+
+__version__ = "0.1.0"
+__all__ = [
+    "ACTION_TYPES",
+    "HOTKEYS",
+    "FlatActionWrapper",
+    "make_action",
+    "make_action_space",
+    "make_observation_space",
+    "validate_action",
+]

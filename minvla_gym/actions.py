@@ -1,0 +1,156 @@
+"""The one action space that every minVLA-gym env speaks, and its validation.
+
+An action is a dict:
+
+| key         | space               | meaning                                                  |
+|-------------|---------------------|----------------------------------------------------------|
+| `type`      | Discrete(7)         | index into ACTION_TYPES                                  |
+| `point`     | Box(0, 1, (2,))     | x, y as fractions of the screen; every mouse action here |
+| `end_point` | Box(0, 1, (2,))     | drag target                                              |
+| `scroll`    | Box(-10, 10, (1,))  | wheel notches, positive scrolls down                     |
+| `text`      | Text(printable)     | text to type                                             |
+| `hotkey`    | Discrete(K)         | index into HOTKEYS                                       |
+
+Fields the type does not use are ignored, but they must still be well formed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+ACTION_TYPES = ("click", "double_click", "right_click", "drag", "scroll", "type", "hotkey")
+CLICK, DOUBLE_CLICK, RIGHT_CLICK, DRAG, SCROLL, TYPE, HOTKEY = range(len(ACTION_TYPES))
+
+# Key combinations, lower case, "+"-joined in the order modifiers then key (pyautogui's key names).
+HOTKEYS = (
+    "enter", "escape", "tab", "backspace", "delete", "space",
+    "up", "down", "left", "right", "home", "end", "pageup", "pagedown",
+    "ctrl+a", "ctrl+c", "ctrl+v", "ctrl+x", "ctrl+s", "ctrl+z", "ctrl+y",
+    "ctrl+f", "ctrl+n", "ctrl+o", "ctrl+p", "ctrl+w", "ctrl+t", "ctrl+q",
+    "ctrl+shift+z", "alt+tab", "alt+f4", "f1", "f5",
+)  # fmt: skip
+HOTKEY_INDEX = {combo: i for i, combo in enumerate(HOTKEYS)}
+
+MAX_SCROLL = 10.0
+MAX_TEXT_LENGTH = 96  # = MAX_INSTRUCTION_TOKENS: any span of the instruction can be typed
+PRINTABLE = frozenset(chr(c) for c in range(32, 127))  # printable ASCII, space included
+ACTION_KEYS = ("type", "point", "end_point", "scroll", "text", "hotkey")
+
+
+def make_action_space() -> spaces.Dict:
+    """The Dict action space shared by every env."""
+    return spaces.Dict(
+        {
+            "type": spaces.Discrete(len(ACTION_TYPES)),
+            "point": spaces.Box(0.0, 1.0, (2,), np.float32),
+            "end_point": spaces.Box(0.0, 1.0, (2,), np.float32),
+            "scroll": spaces.Box(-MAX_SCROLL, MAX_SCROLL, (1,), np.float32),
+            "text": spaces.Text(MAX_TEXT_LENGTH, min_length=0, charset="".join(sorted(PRINTABLE))),
+            "hotkey": spaces.Discrete(len(HOTKEYS)),
+        }
+    )
+
+
+def make_action(
+    type: int | str,
+    point=(0.5, 0.5),
+    end_point=(0.5, 0.5),
+    scroll: float = 0.0,
+    text: str = "",
+    hotkey: int | str = 0,
+) -> dict[str, Any]:
+    """Build a valid action; `type` and `hotkey` may be given by name ("click", "ctrl+s")."""
+    return validate_action(
+        {"type": type, "point": point, "end_point": end_point, "scroll": [scroll], "text": text, "hotkey": hotkey}
+    )
+
+
+def _index(field: str, value: Any, names: tuple[str, ...]) -> int:
+    if isinstance(value, str):
+        if value not in names:
+            raise ValueError(f"action[{field!r}]: unknown name {value!r}; expected one of {list(names)}")
+        return names.index(value)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        if isinstance(value, np.ndarray) and value.shape == () and np.issubdtype(value.dtype, np.integer):
+            value = int(value)
+        else:
+            raise ValueError(f"action[{field!r}]: expected an int index or a name, got {type(value).__name__}")
+    if not 0 <= int(value) < len(names):
+        raise ValueError(f"action[{field!r}]: index {int(value)} out of range [0, {len(names)})")
+    return int(value)
+
+
+def _vector(field: str, value: Any, size: int, low: float, high: float) -> np.ndarray:
+    try:
+        array = np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"action[{field!r}]: not numeric ({error})") from None
+    if array.shape == () and size == 1:
+        array = array.reshape(1)
+    if array.shape != (size,):
+        raise ValueError(f"action[{field!r}]: expected shape ({size},), got {array.shape}")
+    # One comparison pair catches NaN too (NaN fails both); the detailed message comes after.
+    lowest, highest = array.min(), array.max()
+    if not (lowest >= low and highest <= high):
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"action[{field!r}]: contains NaN or infinity: {array.tolist()}")
+        raise ValueError(f"action[{field!r}]: {array.tolist()} outside [{low}, {high}]")
+    return array if array is not value else array.copy()
+
+
+def validate_text(field: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"action[{field!r}]: expected str, got {type(value).__name__}")
+    if len(value) > MAX_TEXT_LENGTH:
+        raise ValueError(f"action[{field!r}]: {len(value)} characters, at most {MAX_TEXT_LENGTH}")
+    bad = sorted(set(value) - PRINTABLE)
+    if bad:
+        raise ValueError(f"action[{field!r}]: non-printable characters {bad!r} (printable ASCII only)")
+    return value
+
+
+def validate_action(action: Any) -> dict[str, Any]:
+    """Check an action and return it normalised (ints, float32 arrays, str).
+
+    Missing optional fields get defaults; `type` is required. Raises ValueError naming the bad field.
+    """
+    if not isinstance(action, Mapping):
+        raise ValueError(f"action: expected a dict with keys {list(ACTION_KEYS)}, got {type(action).__name__}")
+    unknown = set(action) - set(ACTION_KEYS)
+    if unknown:
+        raise ValueError(f"action: unknown keys {sorted(map(str, unknown))}; allowed {list(ACTION_KEYS)}")
+    if "type" not in action:
+        raise ValueError("action['type']: missing")
+    return {
+        "type": _index("type", action["type"], ACTION_TYPES),
+        "point": _vector("point", action.get("point", (0.5, 0.5)), 2, 0.0, 1.0),
+        "end_point": _vector("end_point", action.get("end_point", (0.5, 0.5)), 2, 0.0, 1.0),
+        "scroll": _vector("scroll", action.get("scroll", (0.0,)), 1, -MAX_SCROLL, MAX_SCROLL),
+        "text": validate_text("text", action.get("text", "")),
+        "hotkey": _index("hotkey", action.get("hotkey", 0), HOTKEYS),
+    }
+
+
+def describe_action(action: Mapping[str, Any]) -> str:
+    """A short human-readable form, e.g. `click(0.35, 0.29)`, for logs and drawings."""
+    kind = ACTION_TYPES[int(action["type"])]
+    x, y = (float(v) for v in action["point"])
+    if kind == "drag":
+        ex, ey = (float(v) for v in action["end_point"])
+        return f"drag({x:.2f}, {y:.2f} -> {ex:.2f}, {ey:.2f})"
+    if kind == "scroll":
+        return f"scroll({x:.2f}, {y:.2f}, {float(np.asarray(action['scroll']).reshape(-1)[0]):+.0f})"
+    if kind == "type":
+        return f"type({action['text']!r})"
+    if kind == "hotkey":
+        return f"hotkey({HOTKEYS[int(action['hotkey'])]})"
+    return f"{kind}({x:.2f}, {y:.2f})"
+
+
+def is_printable(text: str) -> bool:
+    return all(ch in PRINTABLE for ch in text)
+
