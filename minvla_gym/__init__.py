@@ -3,6 +3,7 @@
 `import minvla_gym` registers the env ids (MinVLA-Synthetic-v0, MinVLA-Synthetic-<Family>-v0, ...).
 """
 
+from minvla_gym.evaluation import evaluate
 from minvla_gym.actions import ACTION_TYPES, HOTKEYS, make_action, make_action_space, validate_action
 from minvla_gym.observation import make_observation_space
 from minvla_gym.registration import register_envs
@@ -13,6 +14,7 @@ register_envs()
 __version__ = "0.1.0"
 __all__ = [
     "ACTION_TYPES",
+    "evaluate",
     "HOTKEYS",
     "FlatActionWrapper",
     "make_action",

@@ -16,6 +16,7 @@ Fields the type does not use are ignored, but they must still be well formed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,15 +42,52 @@ PRINTABLE = frozenset(chr(c) for c in range(32, 127))  # printable ASCII, space 
 ACTION_KEYS = ("type", "point", "end_point", "scroll", "text", "hotkey")
 
 
+class BoundedBox(spaces.Box):
+    """A bounded float Box whose `sample()` is one uniform draw (the same distribution as Box's).
+
+    `Box.sample` also serves half- and unbounded intervals, at ~15 numpy calls per sample, and
+    `Generator.uniform` with array bounds is slower still; random-action rollouts pay that on every
+    step for three Boxes, so the bounded case gets its own path.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.dtype.kind != "f" or not self.is_bounded():
+            raise ValueError(f"BoundedBox needs finite float bounds, got {self}")
+        self._low = self.low.astype(np.float64)
+        self._span = self.high.astype(np.float64) - self._low
+
+    def sample(self, mask=None, probability=None):
+        if mask is not None or probability is not None:
+            return super().sample(mask, probability)  # Box raises its own error for these
+        return (self._span * self.np_random.random(self.shape) + self._low).astype(self.dtype)
+
+
+class PrintableText(spaces.Text):
+    """A Text space whose uniform `sample()` takes one generator call instead of `integers` + `choice`."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._codes = np.frombuffer("".join(self.character_list).encode("ascii"), np.uint8)
+
+    def sample(self, mask=None, probability=None):
+        if mask is not None or probability is not None:
+            return super().sample(mask, probability)
+        # u[0] picks the length uniformly in [min_length, max_length], the rest pick the characters.
+        u = self.np_random.random(self.max_length + 1)
+        length = self.min_length + int(u[0] * (self.max_length - self.min_length + 1))
+        return self._codes[(u[1 : length + 1] * len(self._codes)).astype(np.intp)].tobytes().decode("ascii")
+
+
 def make_action_space() -> spaces.Dict:
     """The Dict action space shared by every env."""
     return spaces.Dict(
         {
             "type": spaces.Discrete(len(ACTION_TYPES)),
-            "point": spaces.Box(0.0, 1.0, (2,), np.float32),
-            "end_point": spaces.Box(0.0, 1.0, (2,), np.float32),
-            "scroll": spaces.Box(-MAX_SCROLL, MAX_SCROLL, (1,), np.float32),
-            "text": spaces.Text(MAX_TEXT_LENGTH, min_length=0, charset="".join(sorted(PRINTABLE))),
+            "point": BoundedBox(0.0, 1.0, (2,), np.float32),
+            "end_point": BoundedBox(0.0, 1.0, (2,), np.float32),
+            "scroll": BoundedBox(-MAX_SCROLL, MAX_SCROLL, (1,), np.float32),
+            "text": PrintableText(MAX_TEXT_LENGTH, min_length=0, charset="".join(sorted(PRINTABLE))),
             "hotkey": spaces.Discrete(len(HOTKEYS)),
         }
     )
@@ -70,36 +108,45 @@ def make_action(
 
 
 def _index(field: str, value: Any, names: tuple[str, ...]) -> int:
-    if isinstance(value, str):
+    if type(value) is int or isinstance(value, np.integer):  # bool is an int subclass, np.bool_ is not integer
+        index = int(value)
+    elif isinstance(value, str):
         if value not in names:
             raise ValueError(f"action[{field!r}]: unknown name {value!r}; expected one of {list(names)}")
         return names.index(value)
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        if isinstance(value, np.ndarray) and value.shape == () and np.issubdtype(value.dtype, np.integer):
-            value = int(value)
-        else:
-            raise ValueError(f"action[{field!r}]: expected an int index or a name, got {type(value).__name__}")
-    if not 0 <= int(value) < len(names):
-        raise ValueError(f"action[{field!r}]: index {int(value)} out of range [0, {len(names)})")
-    return int(value)
+    elif isinstance(value, np.ndarray) and value.shape == () and np.issubdtype(value.dtype, np.integer):
+        index = int(value)
+    else:
+        raise ValueError(f"action[{field!r}]: expected an int index or a name, got {type(value).__name__}")
+    if not 0 <= index < len(names):
+        raise ValueError(f"action[{field!r}]: index {index} out of range [0, {len(names)})")
+    return index
 
 
 def _vector(field: str, value: Any, size: int, low: float, high: float) -> np.ndarray:
-    try:
-        array = np.asarray(value, dtype=np.float32)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"action[{field!r}]: not numeric ({error})") from None
-    if array.shape == () and size == 1:
-        array = array.reshape(1)
-    if array.shape != (size,):
-        raise ValueError(f"action[{field!r}]: expected shape ({size},), got {array.shape}")
-    # One comparison pair catches NaN too (NaN fails both); the detailed message comes after.
-    lowest, highest = array.min(), array.max()
-    if not (lowest >= low and highest <= high):
-        if not np.all(np.isfinite(array)):
-            raise ValueError(f"action[{field!r}]: contains NaN or infinity: {array.tolist()}")
-        raise ValueError(f"action[{field!r}]: {array.tolist()} outside [{low}, {high}]")
-    return array if array is not value else array.copy()
+    if type(value) is np.ndarray and value.dtype == np.float32 and value.shape == (size,):
+        array = value.copy()  # the common case (sampled or already validated): no conversion; never alias
+    else:
+        try:
+            array = np.asarray(value)
+        except (TypeError, ValueError, OverflowError) as error:  # ragged lists, odd objects
+            raise ValueError(f"action[{field!r}]: not numeric ({error})") from None
+        # Integers and floats only: numpy would also turn strings, bools and datetimes into floats.
+        if array.dtype.kind not in "iuf":
+            raise ValueError(f"action[{field!r}]: expected numbers, got {type(value).__name__} of {array.dtype}")
+        if array.shape == () and size == 1:
+            array = array.reshape(1)
+        if array.shape != (size,):
+            raise ValueError(f"action[{field!r}]: expected shape ({size},), got {array.shape}")
+        with np.errstate(over="ignore"):  # 1e300 becomes inf, reported below rather than warned about
+            array = array.astype(np.float32)
+    values = array.tolist()
+    # Plain comparisons catch NaN too (NaN fails both); the detailed message comes after.
+    if not all(low <= v <= high for v in values):
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError(f"action[{field!r}]: contains NaN or infinity: {values}")
+        raise ValueError(f"action[{field!r}]: {values} outside [{low}, {high}]")
+    return array
 
 
 def validate_text(field: str, value: Any) -> str:
@@ -107,10 +154,13 @@ def validate_text(field: str, value: Any) -> str:
         raise ValueError(f"action[{field!r}]: expected str, got {type(value).__name__}")
     if len(value) > MAX_TEXT_LENGTH:
         raise ValueError(f"action[{field!r}]: {len(value)} characters, at most {MAX_TEXT_LENGTH}")
-    bad = sorted(set(value) - PRINTABLE)
-    if bad:
+    if not (value.isascii() and value.isprintable()):  # = all in PRINTABLE (space is printable), but in C
+        bad = sorted(set(value) - PRINTABLE)
         raise ValueError(f"action[{field!r}]: non-printable characters {bad!r} (printable ASCII only)")
     return value
+
+
+_KEYS = frozenset(ACTION_KEYS)
 
 
 def validate_action(action: Any) -> dict[str, Any]:
@@ -120,18 +170,19 @@ def validate_action(action: Any) -> dict[str, Any]:
     """
     if not isinstance(action, Mapping):
         raise ValueError(f"action: expected a dict with keys {list(ACTION_KEYS)}, got {type(action).__name__}")
-    unknown = set(action) - set(ACTION_KEYS)
-    if unknown:
+    if not action.keys() <= _KEYS:
+        unknown = set(action) - _KEYS
         raise ValueError(f"action: unknown keys {sorted(map(str, unknown))}; allowed {list(ACTION_KEYS)}")
     if "type" not in action:
         raise ValueError("action['type']: missing")
+    get = action.get
     return {
         "type": _index("type", action["type"], ACTION_TYPES),
-        "point": _vector("point", action.get("point", (0.5, 0.5)), 2, 0.0, 1.0),
-        "end_point": _vector("end_point", action.get("end_point", (0.5, 0.5)), 2, 0.0, 1.0),
-        "scroll": _vector("scroll", action.get("scroll", (0.0,)), 1, -MAX_SCROLL, MAX_SCROLL),
-        "text": validate_text("text", action.get("text", "")),
-        "hotkey": _index("hotkey", action.get("hotkey", 0), HOTKEYS),
+        "point": _vector("point", get("point", (0.5, 0.5)), 2, 0.0, 1.0),
+        "end_point": _vector("end_point", get("end_point", (0.5, 0.5)), 2, 0.0, 1.0),
+        "scroll": _vector("scroll", get("scroll", (0.0,)), 1, -MAX_SCROLL, MAX_SCROLL),
+        "text": validate_text("text", get("text", "")),
+        "hotkey": _index("hotkey", get("hotkey", 0), HOTKEYS),
     }
 
 
@@ -152,5 +203,4 @@ def describe_action(action: Mapping[str, Any]) -> str:
 
 
 def is_printable(text: str) -> bool:
-    return all(ch in PRINTABLE for ch in text)
-
+    return text.isascii() and text.isprintable()  # = every character in PRINTABLE (space is printable)

@@ -26,3 +26,18 @@ def register_envs() -> None:
             kwargs={"task": name},
             max_episode_steps=task.max_steps,
         )
+    # The real desktop (envs/desktop): touches the real screen, so nondeterministic. The suite variant
+    # starts the real-window task suite on the current display; its expert needs at most 5 steps.
+    add(
+        "MinVLA-Desktop-v0",
+        entry_point="minvla_gym.envs.desktop:DesktopEnv",
+        nondeterministic=True,
+        max_episode_steps=20,
+    )
+    add(
+        "MinVLA-DesktopSuite-v0",
+        entry_point="minvla_gym.envs.desktop:DesktopEnv",
+        kwargs={"task_source": "suite"},
+        nondeterministic=True,
+        max_episode_steps=10,
+    )

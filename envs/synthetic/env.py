@@ -106,6 +106,7 @@ class SyntheticDesktopEnv(gym.Env):
                 raise ValueError(f"options['task']={family!r} is not a family; expected one of {list(FAMILIES)}")
         self.task = FAMILIES[family](self.np_random, self.size)
         self._instruction_ids = tokenizer.encode(self.task.instruction, self._instruction_ids.shape[0])
+        self._frame_version = -1  # a new scene may reuse the old one's version number
         self.last_action = None
         self._success = False
         if self.render_mode == "human":

@@ -64,12 +64,12 @@ class Theme:
         noise = iter(rng.integers(-18, 19, (6, 3)).tolist())  # one draw: generator calls are slow
 
         def jitter(base):
-            return tuple(min(255, max(0, int(b) + n)) for b, n in zip(base, next(noise)))
+            return tuple(min(255, max(0, b + n)) for b, n in zip(base, next(noise), strict=True))
 
-        hue = rng.integers(40, 216, 3)
+        hue = rng.integers(40, 216, 3).tolist()  # Python ints: numpy scalars make jitter 3x slower
         if dark:
             theme = Theme(
-                True, jitter((30, 34, 42)), jitter((48, 52, 60)), jitter(hue // 3), (235, 235, 235),
+                True, jitter((30, 34, 42)), jitter((48, 52, 60)), jitter([h // 3 for h in hue]), (235, 235, 235),
                 (230, 230, 230), jitter((72, 78, 90)), jitter((110, 115, 125)), jitter(hue), 0,
             )  # fmt: skip
         else:
@@ -140,9 +140,10 @@ class Scene:
 
 def draw_box(frame, e: Element, theme: Theme) -> None:
     """Default look: a filled box with a border and a centred label (buttons, menu items, ...)."""
-    render.fill(frame, e.box, e.fill)
-    if e.role not in ("menu", "menu_item", "context_item", "list_item", "label"):
-        render.border(frame, e.box, theme.border)
+    if e.role in ("menu", "menu_item", "context_item", "list_item", "label"):
+        render.fill(frame, e.box, e.fill)
+    else:
+        render.framed(frame, e.box, e.fill, theme.border)
     if e.label:
         align = "left" if e.role in ("menu_item", "context_item", "list_item", "label", "field") else "center"
         x0, y0, x1, y1 = e.box
@@ -186,8 +187,8 @@ def draw_icon(frame, e: Element, theme: Theme) -> None:
 
 def draw_field(frame, e: Element, theme: Theme) -> None:
     x0, y0, x1, y1 = e.box
-    render.fill(frame, e.box, e.fill)
-    render.border(frame, e.box, theme.accent if e.data.get("focused") else theme.border, 2 if e.data.get("focused") else 1)
+    focused = e.data.get("focused")
+    render.framed(frame, e.box, e.fill, theme.accent if focused else theme.border, 2 if focused else 1)
     content = e.data.get("text", "")
     if content:
         render.text(frame, content, (x0 + 3, y0, x1, y1), e.font_size, e.ink, "left")

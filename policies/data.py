@@ -1,0 +1,178 @@
+"""Training batches for behaviour cloning: from the synthetic expert on the fly, or from a dataset folder.
+
+A sample is one (observation, expert action) pair turned into the targets of the VLA's heads, plus the
+reading targets made from the privileged element list (what each patch says, which patches the target
+covers, which label the instruction names). Batch b is a pure function of (seed, rank, b): the data
+order is deterministic, resuming at step b continues the same stream, and DDP ranks see different data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from minvla_gym.actions import validate_action
+from minvla_gym.tokenizer import find_span
+from minvla_gym.wrappers import SCROLL_NOTCHES
+
+from .model import CHARS, LABEL_CHARS
+
+IGNORE = -100  # cross_entropy's ignore_index: a typed text that is not in the instruction (human demos)
+SEED_OFFSET = 1 << 62  # training episodes use seeds >= 2**62: never the small seeds evaluation uses
+
+
+def char_codes(label: str) -> list[int]:
+    """Character classes of a label: 1..26 for a..z, 27 for anything else."""
+    return [ord(ch) - 96 if "a" <= ch <= "z" else CHARS - 1 for ch in label.lower()]
+
+
+def action_targets(action: dict[str, Any], instruction: np.ndarray) -> dict[str, Any]:
+    """The expert action -> targets of the heads (the factors of the flat twin, coordinates kept exact)."""
+    action = validate_action(action)
+    try:
+        start, end = find_span(instruction, action["text"])
+    except ValueError:
+        start = end = IGNORE
+    return {
+        "type": action["type"],
+        "point": action["point"],
+        "end_point": action["end_point"],
+        "scroll": int(np.clip(np.rint(action["scroll"][0]) + SCROLL_NOTCHES // 2, 0, SCROLL_NOTCHES - 1)),
+        "text_start": start,
+        "text_end": end,
+        "hotkey": action["hotkey"],
+    }
+
+
+def reading_targets(elements: Sequence[dict[str, Any]] | None, grid: int) -> dict[str, Any]:
+    """Dense supervision from `info["elements"]` on a grid x grid patch grid (row-major, like the model).
+
+    patch_chars (P, 3): first characters of the label drawn over each patch (0 = none); patch_bag (P, CHARS):
+    which characters that label holds; patch_target (P,): the patch lies on a target element;
+    target_chars (3,): the target's label (what the instruction asks for); target_half (2,): half its size.
+    Elements are drawn in order, so later ones overwrite earlier ones, as on the screen.
+    """
+    P = grid * grid
+    chars = np.zeros((grid, grid, LABEL_CHARS), np.int64)
+    bag = np.zeros((grid, grid, CHARS), np.float32)
+    target = np.zeros((grid, grid), np.float32)
+    target_chars = np.zeros(LABEL_CHARS, np.int64)
+    target_half = np.zeros(2, np.float32)
+    edges = np.arange(grid + 1) / grid
+    for e in elements or ():
+        x0, y0, x1, y1 = e["box"]
+        cover_x = np.clip(np.minimum(edges[1:], x1) - np.maximum(edges[:-1], x0), 0, None) * grid
+        cover_y = np.clip(np.minimum(edges[1:], y1) - np.maximum(edges[:-1], y0), 0, None) * grid
+        on = cover_y[:, None] * cover_x[None, :] >= 0.25  # a quarter of the patch covered
+        cx, cy = min(int((x0 + x1) / 2 * grid), grid - 1), min(int((y0 + y1) / 2 * grid), grid - 1)
+        on[cy, cx] = True  # small elements still own the patch at their centre
+        # A window's label is only its title bar: reading it would teach the wrong place.
+        codes = char_codes(e["label"])[:LABEL_CHARS] if e["role"] != "window" else []
+        chars[on] = 0
+        chars[on, : len(codes)] = codes
+        bag[on] = 0.0
+        if codes:
+            rows, cols = np.nonzero(on)
+            bag[rows[:, None], cols[:, None], sorted(set(char_codes(e["label"])))] = 1.0
+        if e.get("target"):
+            target[on] = 1.0
+            if not target_chars.any() and codes:
+                target_chars[: len(codes)] = codes
+                target_half[:] = ((x1 - x0) / 2, (y1 - y0) / 2)
+    return {
+        "patch_chars": chars.reshape(P, LABEL_CHARS),
+        "patch_bag": bag.reshape(P, CHARS),
+        "patch_target": target.reshape(P),
+        "target_chars": target_chars,
+        "target_half": target_half,
+        "has_elements": elements is not None and len(elements) > 0,
+    }
+
+
+def make_sample(obs: dict[str, np.ndarray], action: dict[str, Any], elements, grid: int) -> dict[str, Any]:
+    return {
+        "image": np.asarray(obs["image"], np.uint8),
+        "instruction": np.asarray(obs["instruction"], np.int64),
+        **action_targets(action, obs["instruction"]),
+        **reading_targets(elements, grid),
+    }
+
+
+def collate(samples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+    return {key: torch.as_tensor(np.stack([np.asarray(s[key]) for s in samples])) for key in samples[0]}
+
+
+def expert_rollout(env, seed: int) -> list[tuple[dict, dict, list]]:
+    """One expert episode: (observation, expert action, elements) for every step until it ends."""
+    obs, info = env.reset(seed=seed)
+    steps = []
+    for _ in range(64):  # multi-step tasks take a few steps; this only guards a looping expert
+        action = env.unwrapped.expert_action()
+        steps.append((obs, action, info["elements"]))
+        obs, _, terminated, truncated, info = env.step(action)
+        if terminated or truncated:
+            break
+    return steps
+
+
+class SyntheticBatches(torch.utils.data.Dataset):
+    """Batch b: `batch_size` samples, each one step (drawn uniformly) of a fresh expert episode.
+
+    Generated on demand from `SyntheticDesktopEnv`; wrap in a DataLoader with workers to overlap generation
+    with training. `families` restricts the task families (None: all of them).
+    """
+
+    def __init__(self, batch_size: int, grid: int, seed: int = 0, rank: int = 0, size: int = 224,
+                 families: Sequence[str] | None = None, length: int = 1 << 40):  # fmt: skip
+        self.batch_size, self.grid, self.seed, self.rank, self.size = batch_size, grid, seed, rank, size
+        self.families, self.length = families, length
+        self._env = None
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, b: int) -> dict[str, torch.Tensor]:
+        if self._env is None:  # made lazily, so each worker process builds its own
+            from minvla_gym.envs.synthetic import SyntheticDesktopEnv
+
+            self._env = SyntheticDesktopEnv(task=self.families, size=self.size)
+        samples = []
+        for i in range(self.batch_size):
+            state = np.random.SeedSequence([self.seed, self.rank, int(b), i]).generate_state(2, np.uint64)
+            steps = expert_rollout(self._env, int(state[0] >> np.uint64(2)) | SEED_OFFSET)
+            obs, action, elements = steps[int(state[1] % np.uint64(len(steps)))]
+            samples.append(make_sample(obs, action, elements, self.grid))
+        return collate(samples)
+
+
+class DatasetBatches(torch.utils.data.Dataset):
+    """Batch b of a `minvla_gym.dataset.DemoDataset`: a slice of a per-epoch shuffle (seeded), per rank."""
+
+    def __init__(self, root, batch_size: int, grid: int, seed: int = 0, rank: int = 0, world: int = 1,
+                 length: int = 1 << 40):  # fmt: skip
+        from minvla_gym.dataset import DemoDataset
+
+        self.data = DemoDataset(root)
+        if len(self.data) == 0:
+            raise ValueError(f"{root}: the dataset holds no steps")
+        self.batch_size, self.grid, self.seed, self.rank, self.world, self.length = (
+            batch_size, grid, seed, rank, world, length)  # fmt: skip
+        self._order = (-1, None)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, b: int) -> dict[str, torch.Tensor]:
+        n = len(self.data)
+        first = (int(b) * self.world + self.rank) * self.batch_size
+        samples = []
+        for k in range(first, first + self.batch_size):
+            epoch, pos = divmod(k, n)
+            if self._order[0] != epoch:
+                self._order = (epoch, np.random.default_rng([self.seed, epoch]).permutation(n))
+            item = self.data[int(self._order[1][pos])]
+            samples.append(make_sample(item, item["action"], item.get("elements"), self.grid))
+        return collate(samples)

@@ -1,0 +1,345 @@
+"""Behaviour cloning of the VLA (`minvla train`): the model brings its loss, this loop trains, logs, evaluates, saves.
+
+    minvla train --synthetic --preset tiny --max-iters 200 --out runs/tiny
+    minvla train --data demos/ --preset small --max-iters 5000 --out runs/small --device cuda
+    torchrun --standalone --nproc_per_node 2 -m minvla_gym.policies.train --synthetic --preset tiny ...
+
+AdamW; the learning rate warms up, holds, then decays (cosine) over the last part of the run, with the run's
+progress measured in steps or, with --time-budget, in wall time, whichever is further along. Gradients are
+clipped; bf16 autocast where it helps. Data batch b is a pure function of (seed, rank, b), so a run is
+deterministic and --resume continues the same stream from the saved step. Under torchrun each process is a
+DDP rank (gloo on CPU, nccl on GPU) with its own data; rank 0 logs, evaluates and saves.
+
+Writes under --out: last/ (config.json, model.safetensors, train_state.pt), best/ (the best evaluated
+success rate), metrics.csv (loss), eval.csv (success, overall and per family), curves.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .model import VLA, VLAConfig
+
+STATE_FILE = "train_state.pt"
+
+
+@dataclass
+class TrainConfig:
+    synthetic: bool = field(default=False, metadata={"help": "train on the synthetic expert, generated on the fly"})
+    data: str | None = field(default=None, metadata={"help": "train on a dataset folder (minvla collect / record)"})
+    preset: str = field(default="small", metadata={"help": "model size: tiny, small or base"})
+    max_iters: int = field(default=2000, metadata={"help": "optimizer steps"})
+    out: str = field(default="out", metadata={"help": "output folder (checkpoints, metrics, curves)"})
+    device: str = field(default="cpu", metadata={"help": "cpu or cuda"})
+    resume: bool = field(default=False, metadata={"help": "continue from OUT/last at its saved step"})
+    seed: int = field(default=0, metadata={"help": "seed of the weights and the data stream"})
+    batch_size: int = field(default=32, metadata={"help": "samples per step (per process under torchrun)"})
+    lr: float = field(default=1e-3, metadata={"help": "peak learning rate"})
+    min_lr_ratio: float = field(default=0.1, metadata={"help": "final learning rate as a fraction of --lr"})
+    warmup: float = field(default=0.05, metadata={"help": "fraction of the run spent warming up"})
+    decay: float = field(default=0.25, metadata={"help": "final fraction of the run spent decaying (cosine)"})
+    weight_decay: float = field(default=0.05, metadata={"help": "AdamW weight decay (matrices only)"})
+    grad_clip: float = field(default=1.0, metadata={"help": "clip the gradient norm (0: off)"})
+    dtype: str = field(default="auto", metadata={"help": "bf16, fp32, or auto (bf16 where supported)"})
+    time_budget: float = field(default=0.0, metadata={"help": "stop after this many minutes of wall time (0: off)"})
+    eval_interval: int = field(default=0, metadata={"help": "evaluate every N steps (0: ten times per run)"})
+    eval_episodes: int = field(default=100, metadata={"help": "episodes per evaluation (0: no evaluation)"})
+    eval_env: str = field(default="MinVLA-Synthetic-v0", metadata={"help": "env id of the evaluations"})
+    families: str | None = field(default=None, metadata={"help": "comma-separated task families (default: all)"})
+    point_head: str | None = field(default=None, metadata={"help": "override the preset's point head: patch or regress"})
+    workers: int = field(default=1, metadata={"help": "data worker processes (0: generate in the training process)"})
+    log_interval: int = field(default=10, metadata={"help": "write metrics.csv every N steps"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+
+    def __post_init__(self):
+        problems = []
+        if self.synthetic == (self.data is not None):
+            problems.append("give exactly one of --synthetic or --data DIR")
+        if self.max_iters < 1 or self.batch_size < 1 or self.lr <= 0 or self.time_budget < 0:
+            problems.append(f"max_iters={self.max_iters}, batch_size={self.batch_size} and lr={self.lr} must be "
+                            f"positive, time_budget={self.time_budget} >= 0")  # fmt: skip
+        if not (0 <= self.warmup and 0 <= self.decay and self.warmup + self.decay <= 1):
+            problems.append(f"warmup={self.warmup} and decay={self.decay} must be >= 0 with a sum <= 1")
+        if self.dtype not in ("auto", "bf16", "fp32"):
+            problems.append(f"dtype={self.dtype!r} must be auto, bf16 or fp32")
+        if self.device.split(":")[0] not in ("cpu", "cuda"):
+            problems.append(f"device={self.device!r} must be cpu or cuda")
+        if problems:
+            raise ValueError("invalid training arguments: " + "; ".join(problems))
+        VLAConfig.preset(self.preset)  # raises on an unknown preset
+
+
+def lr_at(progress: float, cfg: TrainConfig) -> float:
+    """Warmup, hold, cosine decay to min_lr_ratio * lr, as a function of the run's progress in [0, 1]."""
+    if progress < cfg.warmup:
+        return cfg.lr * (progress + 1e-3) / cfg.warmup
+    if progress < 1.0 - cfg.decay:
+        return cfg.lr
+    t = min(1.0, (progress - (1.0 - cfg.decay)) / max(cfg.decay, 1e-9))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+    # nanoGPT: decay matrices (linear, conv, embeddings), not biases, norms or positions.
+    decay = [p for p in model.parameters() if p.dim() >= 2 and not p.shape[0] == 1]
+    other = [p for p in model.parameters() if not (p.dim() >= 2 and not p.shape[0] == 1)]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": other, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95))
+
+
+def autocast_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
+    if cfg.dtype == "fp32":
+        return None
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    # On CPU bf16 pays only with native bf16 instructions (avx512_bf16 / AMX); elsewhere it is emulated.
+    native = getattr(torch.backends.cpu, "get_cpu_capability", lambda: "")() in ("AVX512", "AVX512_BF16", "AMX")
+    return torch.bfloat16 if cfg.dtype == "bf16" or native else None
+
+
+class Logger:
+    """metrics.csv (loss per step), eval.csv (success per evaluation), curves.png; rank 0 only."""
+
+    def __init__(self, out: Path, resume: bool):
+        self.out = out
+        self.metrics, self.evals = out / "metrics.csv", out / "eval.csv"
+        if not resume:
+            for path in (self.metrics, self.evals):
+                path.unlink(missing_ok=True)
+
+    def _append(self, path: Path, row: dict[str, Any]) -> None:
+        new = not path.exists()
+        with path.open("a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+    def log(self, row: dict[str, Any]) -> None:
+        self._append(self.metrics, row)
+
+    def log_eval(self, row: dict[str, Any]) -> None:
+        self._append(self.evals, row)
+
+    def plot(self) -> Path | None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        if not self.metrics.exists():
+            return None
+        rows = list(csv.DictReader(self.metrics.open()))
+        evals = list(csv.DictReader(self.evals.open())) if self.evals.exists() else []
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+        ax1.plot([int(r["step"]) for r in rows], [float(r["loss"]) for r in rows], label="loss")
+        ax1.set(xlabel="step", ylabel="training loss", yscale="log", title="loss")
+        if evals:
+            minutes = [float(r["minutes"]) for r in evals]
+            ax2.plot(minutes, [float(r["success_rate"]) for r in evals], "k-o", label="overall")
+            for key in evals[0]:
+                if key.startswith("family:"):
+                    ax2.plot(minutes, [float(r[key]) if r[key] else math.nan for r in evals], "--", label=key[7:])
+            ax2.legend(fontsize=8)
+        ax2.set(xlabel="minutes", ylabel="success rate", ylim=(0, 1), title="success (held-out seeds)")
+        fig.tight_layout()
+        path = self.out / "curves.png"
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        return path
+
+
+def evaluate_policy(model: VLA, cfg: TrainConfig, seed: int = 1_000_000) -> Any:
+    from minvla_gym.evaluation import evaluate  # lazily: only when a run evaluates
+
+    kwargs = {"env_kwargs": {"task": cfg.families.split(",")}} if cfg.families else {}
+    return evaluate(model, cfg.eval_env, cfg.eval_episodes, seed, num_envs=16, progress=False, **kwargs)
+
+
+def save_last(model: VLA, optimizer, out: Path, state: dict[str, Any]) -> None:
+    last = out / "last"
+    model.save(last)
+    tmp = last / (STATE_FILE + ".tmp")
+    torch.save({"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(), **state}, tmp)
+    tmp.replace(last / STATE_FILE)
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    """Run behaviour cloning; returns a summary (steps, minutes, best success, paths)."""
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel as DDP
+    from tqdm.auto import tqdm
+
+    from .data import DatasetBatches, SyntheticBatches
+
+    ddp = "RANK" in os.environ and "WORLD_SIZE" in os.environ
+    rank, world = (int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])) if ddp else (0, 1)
+    device = torch.device(cfg.device)
+    if ddp:
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(device)
+        else:  # share the cores between the local processes
+            local = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    master = rank == 0
+    out = Path(cfg.out)
+    torch.manual_seed(cfg.seed)
+
+    overrides = {"point_head": cfg.point_head} if cfg.point_head else {}
+    step, elapsed, best, state = 0, 0.0, -1.0, None
+    if cfg.resume and (out / "last" / STATE_FILE).exists():
+        model = VLA.from_checkpoint(out / "last", device=device).train()
+        state = torch.load(out / "last" / STATE_FILE, map_location=device, weights_only=True)
+        step, elapsed, best = int(state["step"]), float(state["elapsed"]), float(state["best"])
+        torch.set_rng_state(state["torch_rng"])
+    else:
+        model = VLA(VLAConfig.preset(cfg.preset, **overrides)).to(device)
+    optimizer = make_optimizer(model, cfg)
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    trainer = DDP(model) if ddp else model
+    amp = autocast_dtype(cfg, device)
+    families = cfg.families.split(",") if cfg.families else None
+    if cfg.synthetic:
+        batches = SyntheticBatches(cfg.batch_size, model.config.grid, cfg.seed, rank, model.config.image_size, families)
+    else:
+        batches = DatasetBatches(cfg.data, cfg.batch_size, model.config.grid, cfg.seed, rank, world)
+    loader = torch.utils.data.DataLoader(
+        batches, batch_size=None, sampler=range(step, cfg.max_iters), num_workers=cfg.workers,
+        prefetch_factor=4 if cfg.workers else None,
+    )  # fmt: skip
+    logger = Logger(out, resume=state is not None) if master else None
+    if master:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
+    eval_interval = cfg.eval_interval or max(1, cfg.max_iters // 10)
+    budget = cfg.time_budget * 60.0
+    next_eval_time = elapsed + budget / 10 if budget else math.inf
+    bar = tqdm(total=cfg.max_iters, initial=step, disable=not (master and cfg.progress), dynamic_ncols=True)
+    start_time, last_log, result = time.time() - elapsed, time.time(), None
+    samples_since = 0
+
+    def evaluate_and_save(final: bool) -> None:
+        nonlocal best, result
+        minutes = (time.time() - start_time) / 60
+        if cfg.eval_episodes > 0:
+            result = evaluate_policy(model, cfg)
+            model.train()
+            row = {"step": step, "minutes": round(minutes, 3), "success_rate": result.success_rate}
+            row.update({f"family:{k}": v for k, v in sorted(result.per_family.items())})
+            logger.log_eval(row)
+            bar.write(f"step {step} ({minutes:.1f} min): success {result.success_rate:.1%} "
+                      + " ".join(f"{k} {v:.0%}" for k, v in sorted(result.per_family.items())))  # fmt: skip
+            if result.success_rate > best:
+                best = result.success_rate
+                model.save(out / "best")
+                (out / "best" / "eval.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        save_last(model, optimizer, out, {"step": step, "elapsed": time.time() - start_time, "best": best})
+        if final and not (out / "best" / "model.safetensors").exists():
+            shutil.copytree(out / "last", out / "best", dirs_exist_ok=True, ignore=shutil.ignore_patterns(STATE_FILE))
+        logger.plot()
+
+    model.train()
+    for batch in loader:
+        now = time.time() - start_time
+        progress = max(step / cfg.max_iters, now / budget if budget else 0.0)
+        if ddp and budget:  # every rank must use the same learning rate and stop at the same step
+            p = torch.tensor([progress], device=device)
+            dist.all_reduce(p, op=dist.ReduceOp.MAX)
+            progress = float(p)
+        if progress >= 1.0:
+            break
+        lr = lr_at(progress, cfg)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+            _, loss, parts = trainer(batch["image"], batch["instruction"], batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip) if cfg.grad_clip else torch.nan
+        optimizer.step()
+        step += 1
+        samples_since += cfg.batch_size * world
+        if not master:
+            continue
+        bar.update(1)
+        if step % cfg.log_interval == 0 or step == 1:
+            rate = samples_since / max(time.time() - last_log, 1e-9)
+            last_log, samples_since = time.time(), 0
+            bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.1e}", samples_s=f"{rate:.0f}")
+            logger.log({"step": step, "minutes": round(now / 60, 3), "lr": lr, "loss": loss.item(),
+                        "grad_norm": float(norm), "samples_per_s": round(rate, 1), **parts})  # fmt: skip
+        if step % eval_interval == 0 or time.time() - start_time >= next_eval_time:
+            next_eval_time += budget / 10 if budget else 0
+            evaluate_and_save(final=False)
+    if master:
+        evaluate_and_save(final=True)
+        bar.close()
+    if ddp:
+        dist.barrier()
+        dist.destroy_process_group()
+    return {
+        "steps": step,
+        "minutes": (time.time() - start_time) / 60,
+        "best_success": best,
+        "last": result.to_dict() if result is not None else None,
+        "out": str(out),
+    }
+
+
+# ---------------------------------------------------------------- command line
+
+
+def add_arguments(parser: argparse.ArgumentParser, config_class=TrainConfig, skip: tuple[str, ...] = ()) -> None:
+    """Flags from a dataclass: --kebab-case, the field's metadata as help, booleans as switches."""
+    for f in dataclasses.fields(config_class):
+        if f.name in skip:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f.metadata.get("help", "") + (f" (default: {f.default})" if f.default not in (None, False) else "")
+        if f.type in ("bool", bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction if f.default else "store_true",
+                                default=f.default, help=help_text)  # fmt: skip
+        else:
+            kind = {"int": int, "float": float}.get(str(f.type), str)
+            parser.add_argument(flag, type=kind, default=f.default, help=help_text)
+
+
+def configure_cli(parser: argparse.ArgumentParser) -> None:
+    add_arguments(parser)
+    parser.set_defaults(func=run_cli)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    try:
+        cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+    except ValueError as error:
+        print(f"minvla train: {error}", file=sys.stderr)
+        return 2
+    summary = train(cfg)
+    if int(os.environ.get("RANK", 0)) == 0:
+        print(json.dumps({k: v for k, v in summary.items() if k != "last"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":  # torchrun -m minvla_gym.policies.train ...
+    parser = argparse.ArgumentParser(prog="minvla train", description=__doc__.splitlines()[0])
+    configure_cli(parser)
+    raise SystemExit(run_cli(parser.parse_args()))

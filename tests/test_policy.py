@@ -1,0 +1,162 @@
+"""The VLA: config validation, valid actions from any weights, exact checkpoints, clear checkpoint errors."""
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import minvla_gym  # noqa: F401  (registers the ids)
+from minvla_gym.actions import validate_action
+from minvla_gym.envs.synthetic import SyntheticDesktopEnv
+from minvla_gym.policies.data import SyntheticBatches, char_codes, reading_targets
+from minvla_gym.policies.model import VLA, CheckpointError, VLAConfig
+from minvla_gym.wrappers import flat_nvec
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    return VLA(VLAConfig.preset("tiny")).eval()
+
+
+def observations(n=12, seed=0):
+    env = SyntheticDesktopEnv()
+    return [env.reset(seed=seed + k)[0] for k in range(n)]
+
+
+def stack(obs):
+    return {k: np.stack([o[k] for o in obs]) for k in ("image", "instruction")}
+
+
+@pytest.mark.parametrize(
+    "overrides, words",
+    [
+        (dict(n_embd=100, n_head=3), "n_embd=100"),
+        (dict(patch_size=8), "patch_size=8"),
+        (dict(image_size=200), "image_size=200"),
+        (dict(point_head="grid"), "point_head='grid'"),
+        (dict(dropout=1.5), "dropout=1.5"),
+    ],
+)
+def test_config_rejects_bad_values(overrides, words):
+    with pytest.raises(ValueError, match=words.replace("(", r"\(")):
+        VLAConfig.preset("tiny", **overrides)
+
+
+def test_presets():
+    with pytest.raises(ValueError, match="unknown preset 'huge'"):
+        VLAConfig.preset("huge")
+    sizes = {name: VLA(VLAConfig.preset(name)).num_params() for name in ("tiny", "small", "base")}
+    assert sizes["tiny"] < 500_000 < sizes["small"] < 5_000_000 < 20_000_000 < sizes["base"] < 30_000_000
+    assert VLAConfig.preset("base").patch_size == 16 and VLAConfig.preset("base").n_layer == 6
+
+
+@pytest.mark.parametrize("point_head", ["patch", "regress"])
+def test_random_weights_act_validly_in_the_env(point_head):
+    torch.manual_seed(1)
+    model = VLA(VLAConfig.preset("tiny", point_head=point_head))
+    env = gym.make("MinVLA-Synthetic-v0")
+    for seed in range(8):
+        obs, _ = env.reset(seed=seed)
+        action = model.act(obs)
+        assert validate_action(action) is not None
+        env.step(action)  # the env accepts it
+    actions, confidence = model.predict(stack(observations(6)))
+    assert len(actions) == 6 and confidence.shape == (6,) and np.all((confidence >= 0) & (confidence <= 1))
+    for action in actions:
+        validate_action(action)
+
+
+def test_act_batch_matches_act(tiny):
+    obs = observations(5)
+    batch = tiny.act_batch(stack(obs))
+    for o, b in zip(obs, batch):
+        a = tiny.act(o)
+        assert a["type"] == b["type"] and a["text"] == b["text"] and a["hotkey"] == b["hotkey"]
+        np.testing.assert_allclose(a["point"], b["point"], atol=1e-5)
+    with pytest.raises(ValueError, match="stacked"):
+        tiny.act_batch(obs[0])
+
+
+def test_wrong_observation_shape_is_a_clear_error(tiny):
+    with pytest.raises(ValueError, match=r"expected image \(B, 224, 224, 3\)"):
+        tiny(torch.zeros(1, 64, 64, 3, dtype=torch.uint8), torch.zeros(1, 96, dtype=torch.long))
+
+
+def test_save_load_round_trip_is_exact(tiny, tmp_path):
+    tiny.save(tmp_path / "ckpt")
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["config.json", "model.safetensors"]
+    for path in (tmp_path / "ckpt", tmp_path / "ckpt" / "model.safetensors"):
+        loaded = VLA.from_checkpoint(path)
+        assert loaded.config == tiny.config
+        batch = stack(observations(4))
+        image, ids = torch.as_tensor(batch["image"]), torch.as_tensor(batch["instruction"])
+        with torch.no_grad():
+            a, _, _ = tiny(image, ids)
+            b, _, _ = loaded(image, ids)
+        for key in a:
+            assert torch.equal(a[key], b[key]), key
+
+
+def test_checkpoint_errors_name_the_file(tiny, tmp_path):
+    with pytest.raises(CheckpointError, match="config.json: missing"):
+        VLA.from_checkpoint(tmp_path / "nothing")
+    ckpt = tiny.save(tmp_path / "ckpt")
+    weights, config = ckpt / "model.safetensors", ckpt / "config.json"
+    good = weights.read_bytes()
+    weights.write_bytes(good[: len(good) // 2])  # truncated
+    with pytest.raises(CheckpointError, match="model.safetensors: corrupt"):
+        VLA.from_checkpoint(ckpt)
+    weights.write_bytes(good)
+    raw = json.loads(config.read_text())
+    config.write_text(json.dumps({**raw, "n_embd": 128}))  # the weights no longer fit
+    with pytest.raises(CheckpointError, match="model.safetensors: does not match"):
+        VLA.from_checkpoint(ckpt)
+    config.write_text(json.dumps({**raw, "evil": "__import__('os')"}))
+    with pytest.raises(CheckpointError, match=r"config.json: not a valid VLA config \(unknown keys \['evil'\]"):
+        VLA.from_checkpoint(ckpt)
+    config.write_text("{not json")
+    with pytest.raises(ValueError, match="config.json"):  # CheckpointError is a ValueError
+        VLA.from_checkpoint(ckpt)
+
+
+def test_flat_logits_are_the_factors_of_the_flat_twin(tiny):
+    batch = stack(observations(3))
+    with torch.no_grad():
+        heads, _, _ = tiny(torch.as_tensor(batch["image"]), torch.as_tensor(batch["instruction"]))
+    factors = tiny.flat_logits(heads)
+    assert [f.shape[1] for f in factors] == flat_nvec(96, tiny.config.coord_bins).tolist()
+    for f in factors:  # each a normalised distribution
+        torch.testing.assert_close(torch.logsumexp(f, -1), torch.zeros(3), atol=1e-4, rtol=0)
+    # The most likely x bin lies in the column of the most likely patch when one patch dominates.
+    heads["point"] = torch.full_like(heads["point"], -30.0)
+    heads["point"][:, 3 * tiny.config.grid + 5] = 30.0  # row 3, column 5
+    x_bins = tiny.flat_logits(heads)[1].argmax(-1)
+    assert torch.all((x_bins + 0.5) / tiny.config.coord_bins * tiny.config.grid // 1 == 5)
+
+
+def test_reading_targets_mark_the_labelled_patches():
+    elements = [
+        {"role": "window", "label": "Files", "box": (0.0, 0.0, 1.0, 1.0), "target": False},
+        {"role": "button", "label": "Save", "box": (0.25, 0.5, 0.5, 0.625), "target": True},
+    ]
+    t = reading_targets(elements, grid=8)
+    chars = t["patch_chars"].reshape(8, 8, 3)
+    assert chars[4, 2].tolist() == char_codes("sav") and chars[4, 3].tolist() == char_codes("sav")
+    assert chars[0, 0].tolist() == [0, 0, 0]  # the window's title is not read everywhere
+    assert t["patch_target"].reshape(8, 8)[4, 2:4].tolist() == [1.0, 1.0] and t["patch_target"].sum() == 2
+    assert t["target_chars"].tolist() == char_codes("sav") and t["has_elements"]
+    assert sorted(np.nonzero(t["patch_bag"].reshape(8, 8, -1)[4, 2])[0]) == sorted(set(char_codes("save")))
+    np.testing.assert_allclose(t["target_half"], [0.125, 0.0625])
+    assert not reading_targets(None, grid=8)["has_elements"]
+
+
+def test_synthetic_batches_are_deterministic_per_rank():
+    a, b = SyntheticBatches(4, 14, seed=3), SyntheticBatches(4, 14, seed=3)
+    other = SyntheticBatches(4, 14, seed=3, rank=1)
+    x, y, z = a[7], b[7], other[7]
+    assert all(torch.equal(x[k], y[k]) for k in x)
+    assert not torch.equal(x["image"], z["image"])
+    assert SyntheticBatches(2, 14, families=["Click"])[0]["type"].tolist() == [0, 0]  # Click: the expert clicks

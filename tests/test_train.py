@@ -1,0 +1,96 @@
+"""Behaviour cloning: tiny overfits, `minvla train` runs end to end, resumes, is deterministic, runs under DDP."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from minvla_gym.cli import main
+from minvla_gym.policies.data import SyntheticBatches
+from minvla_gym.policies.model import VLA, VLAConfig
+from minvla_gym.policies.train import STATE_FILE, TrainConfig, lr_at, make_optimizer
+
+FAST = ["--synthetic", "--preset", "tiny", "--batch-size", "4", "--workers", "0", "--no-progress"]
+
+
+def test_tiny_overfits_64_expert_samples():
+    torch.manual_seed(0)
+    model = VLA(VLAConfig.preset("tiny", image_size=64))  # 64-px screens keep this a few seconds
+    batch = SyntheticBatches(64, model.config.grid, seed=0, size=64)[0]
+    optimizer = make_optimizer(model, TrainConfig(synthetic=True, lr=1e-2))
+    losses = []
+    for _ in range(200):
+        _, loss, _ = model(batch["image"], batch["instruction"], batch)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        losses.append(loss.item())
+    assert sum(losses[-5:]) / 5 < losses[0] / 10, (losses[0], losses[-5:])
+
+
+def test_schedule_warms_up_holds_and_decays():
+    cfg = TrainConfig(synthetic=True, lr=1e-3, warmup=0.1, decay=0.2, min_lr_ratio=0.1)
+    assert lr_at(0.0, cfg) < lr_at(0.05, cfg) < lr_at(0.1, cfg) == 1e-3 == lr_at(0.79, cfg)
+    assert lr_at(0.9, cfg) < 1e-3 and abs(lr_at(1.0, cfg) - 1e-4) < 1e-12
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [([], "exactly one of --synthetic or --data"), (["--synthetic", "--dtype", "fp8"], "dtype='fp8'")],
+)
+def test_bad_arguments_are_rejected(args, words, capsys):
+    assert main(["train", *args]) == 2
+    assert words in capsys.readouterr().err
+    with pytest.raises(ValueError, match="unknown preset"):
+        TrainConfig(synthetic=True, preset="huge")
+
+
+def rows(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def test_minvla_train_end_to_end_and_resume(tmp_path):
+    out = tmp_path / "run"
+    args = ["train", *FAST[:-2], "--max-iters", "4", "--out", str(out), "--eval-episodes", "4", "--log-interval", "1"]
+    assert main([*args, "--no-progress"]) == 0  # --workers 1: data from a worker process
+    for name in ("last/config.json", "last/model.safetensors", f"last/{STATE_FILE}", "best/model.safetensors",
+                 "best/eval.json", "metrics.csv", "eval.csv", "curves.png"):  # fmt: skip
+        assert (out / name).is_file(), name
+    assert [int(r["step"]) for r in rows(out / "metrics.csv")] == [1, 2, 3, 4]
+    result = json.loads((out / "best" / "eval.json").read_text())
+    assert 0.0 <= result["success_rate"] <= 1.0 and result["episodes"] == 4
+    VLA.from_checkpoint(out / "best")
+    # Resume: continue from step 4 to step 7 with the saved optimizer state.
+    assert main(["train", *FAST, "--max-iters", "7", "--out", str(out), "--eval-episodes", "0", "--log-interval", "1",
+                 "--resume"]) == 0  # fmt: skip
+    assert [int(r["step"]) for r in rows(out / "metrics.csv")] == [1, 2, 3, 4, 5, 6, 7]
+    state = torch.load(out / "last" / STATE_FILE, weights_only=True)
+    assert state["step"] == 7 and len(state["optimizer"]["state"]) > 0
+
+
+def test_runs_are_deterministic_with_a_seed(tmp_path):
+    weights = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        assert main(["train", *FAST, "--max-iters", "3", "--out", str(out), "--eval-episodes", "0", "--seed", "5"]) == 0
+        weights.append(load_file(out / "last" / "model.safetensors"))
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_ddp_two_cpu_processes_on_gloo(tmp_path):
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "minvla_gym.policies.train", *FAST, "--max-iters", "3", "--out", str(out),
+               "--eval-episodes", "0", "--time-budget", "5"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert torch.load(out / "last" / STATE_FILE, weights_only=True)["step"] == 3
+    assert json.loads(done.stdout[done.stdout.index("{") :])["steps"] == 3
