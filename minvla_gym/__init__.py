@@ -3,8 +3,8 @@
 `import minvla_gym` registers the env ids (MinVLA-Synthetic-v0, MinVLA-Synthetic-<Family>-v0, ...).
 """
 
-from minvla_gym.evaluation import evaluate
 from minvla_gym.actions import ACTION_TYPES, HOTKEYS, make_action, make_action_space, validate_action
+from minvla_gym.evaluation import evaluate
 from minvla_gym.observation import make_observation_space
 from minvla_gym.registration import register_envs
 from minvla_gym.wrappers import FlatActionWrapper

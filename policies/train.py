@@ -241,10 +241,11 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             result = evaluate_policy(model, cfg)
             model.train()
             row = {"step": step, "minutes": round(minutes, 3), "success_rate": result.success_rate}
-            row.update({f"family:{k}": v for k, v in sorted(result.per_family.items())})
+            per_family = result.to_dict()["per_family"]
+            row.update({f"family:{k}": v for k, v in sorted(per_family.items())})
             logger.log_eval(row)
             bar.write(f"step {step} ({minutes:.1f} min): success {result.success_rate:.1%} "
-                      + " ".join(f"{k} {v:.0%}" for k, v in sorted(result.per_family.items())))  # fmt: skip
+                      + " ".join(f"{k} {v:.0%}" for k, v in sorted(per_family.items())))  # fmt: skip
             if result.success_rate > best:
                 best = result.success_rate
                 model.save(out / "best")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import gymnasium as gym
@@ -92,7 +94,13 @@ def test_every_action_lands_on_a_real_widget(board):
             board.log.clear()
             _, reward, terminated, truncated, info = env.step(action)
             pump(board.root, seconds)
-            assert (reward, terminated, truncated, info["is_success"], info["elements"]) == (0.0, False, False, False, [])
+            assert (reward, terminated, truncated, info["is_success"], info["elements"]) == (
+                0.0,
+                False,
+                False,
+                False,
+                [],
+            )
             return info
 
         info = step(make_action("click", point=board.at(board.button)))
@@ -154,22 +162,37 @@ def test_dry_run_performs_nothing(board):
         env.close()
 
 
-def test_the_check_ends_the_episode_on_success(board):
-    # A frame that turns green when the button is clicked; the check reads the real screenshot.
-    board.button.configure(command=lambda: board.root.configure(bg="#00ff00"))
-    env = DesktopEnv(instruction="click the button", region=board.region, settle=0.2,
-                     check=lambda frame: tuple(frame[-2, -2]) == (0, 255, 0))  # fmt: skip
+GREEN_APP = """
+import tkinter as tk
+root = tk.Tk()
+root.geometry("200x100+500+400")
+tk.Button(root, text="go", command=lambda: root.configure(bg="#00ff00")).place(x=10, y=10, width=80, height=30)
+root.after(100, lambda: print("ready", flush=True))
+root.mainloop()
+"""
+
+
+def test_the_check_ends_the_episode_on_success(display):
+    # Another process's window, so it repaints while the env waits; the check reads the real screenshot.
+    app = subprocess.Popen([sys.executable, "-c", GREEN_APP], stdout=subprocess.PIPE, text=True)
     try:
-        env.reset()
-        # Tk has to run to repaint during the settle time: pump from a timer thread is not allowed, so
-        # step a first time without the repaint (check fails), pump, then observe success on a no-op.
-        _, reward, terminated, _, info = env.step(make_action("click", point=board.at(board.button)))
-        assert (reward, terminated, info["is_success"]) == (0.0, False, False)
-        pump(board.root, 0.2)
-        _, reward, terminated, _, info = env.step(make_action("scroll", point=(0.99, 0.99), scroll=0))
-        assert (reward, terminated, info["is_success"]) == (1.0, True, True)
+        assert app.stdout.readline().strip() == "ready"
+        seen = []
+        env = DesktopEnv(instruction="click go", region=(500, 400, 200, 100), settle=0.2,
+                         check=lambda frame: seen.append(frame.shape) or tuple(frame[-2, -2]) == (0, 255, 0))  # fmt: skip
+        try:
+            env.reset()
+            _, reward, terminated, _, info = env.step(make_action("click", point=to_fraction(600, 430, env.region)))
+            assert (reward, terminated, info["is_success"]) == (0.0, False, False)  # missed the button
+            _, reward, terminated, _, info = env.step(make_action("click", point=to_fraction(550, 425, env.region)))
+            assert (reward, terminated, info["is_success"]) == (1.0, True, True)
+            assert seen == [(100, 200, 3)] * 2  # full-resolution frames of the region
+        finally:
+            env.close()
     finally:
-        env.close()
+        app.kill()
+        app.wait()
+        app.stdout.close()
 
 
 def test_gym_make_and_spaces(display):
@@ -181,7 +204,8 @@ def test_gym_make_and_spaces(display):
         assert env.unwrapped.region == (0, 0, 800, 600)
         obs, *_ = env.step(env.action_space.sample())
         assert env.observation_space.contains(obs)
-        assert env.render() is None or True  # no render_mode: warns, returns None
+        with pytest.warns(UserWarning, match="render_mode"):
+            assert env.render() is None
     finally:
         env.close()
     env = DesktopEnv(region=(100, 50, 300, 200), dry_run=True, render_mode="rgb_array")
@@ -204,7 +228,8 @@ def test_points_never_leave_the_region(point, region):
     if width > 2:  # the screen's corners are pyautogui's fail-safe: never the policy's to hit
         assert (x, y) not in ((0, 0), (799, 0), (0, 599), (799, 599))
     # Fractions -> pixel -> fraction -> the same pixel: the recorder's inverse mapping is exact.
-    assert to_pixel(to_fraction(x, y, region), region) == to_pixel(point, region)
+    pixel = to_pixel(point, region)
+    assert to_pixel(to_fraction(*pixel, region), region) == pixel
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -58,7 +58,7 @@ def rows(path):
 
 def test_minvla_train_end_to_end_and_resume(tmp_path):
     out = tmp_path / "run"
-    args = ["train", *FAST[:-2], "--max-iters", "4", "--out", str(out), "--eval-episodes", "4", "--log-interval", "1"]
+    args = ["train", *FAST[:-3], "--max-iters", "4", "--out", str(out), "--eval-episodes", "4", "--log-interval", "1"]
     assert main([*args, "--no-progress"]) == 0  # --workers 1: data from a worker process
     for name in ("last/config.json", "last/model.safetensors", f"last/{STATE_FILE}", "best/model.safetensors",
                  "best/eval.json", "metrics.csv", "eval.csv", "curves.png"):  # fmt: skip

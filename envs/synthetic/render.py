@@ -181,15 +181,18 @@ def _blend_rows(frame: np.ndarray, alpha: np.ndarray, x: int, y: int, color) -> 
 
     Full-width rows keep numpy's inner loops long; broadcasting a 3-vector over (h, w, 3) is ~5x slower.
     The arithmetic is the same as blend's, in the same float32 order, so the pixels are identical."""
-    h, w = alpha.shape[0], alpha.shape[1] // 3
-    fx0, fy0 = max(x, 0), max(y, 0)
-    fx1, fy1 = min(x + w, frame.shape[1]), min(y + h, frame.shape[0])
-    if fx0 >= fx1 or fy0 >= fy1:
-        return
-    region = frame.reshape(frame.shape[0], -1)[fy0:fy1, 3 * fx0 : 3 * fx1]
+    h, w3 = alpha.shape
+    fh, fw = frame.shape[:2]
+    if x < 0 or y < 0 or 3 * x + w3 > 3 * fw or y + h > fh:  # partly off the frame: clip (rare)
+        fx0, fy0, fx1, fy1 = max(x, 0), max(y, 0), min(x + w3 // 3, fw), min(y + h, fh)
+        if fx0 >= fx1 or fy0 >= fy1:
+            return
+        alpha = alpha[fy0 - y : fy1 - y, 3 * (fx0 - x) : 3 * (fx1 - x)]
+        x, y, h, w3 = fx0, fy0, fy1 - fy0, 3 * (fx1 - fx0)
+    region = frame.reshape(fh, 3 * fw)[y : y + h, 3 * x : 3 * x + w3]
     base = region.astype(np.float32)
-    mixed = _ink(tuple(color), fx1 - fx0) - base
-    mixed *= alpha[fy0 - y : fy1 - y, 3 * (fx0 - x) : 3 * (fx1 - x)]
+    mixed = _ink(tuple(color), w3 // 3) - base
+    mixed *= alpha
     mixed += base
     region[...] = mixed
 

@@ -153,9 +153,13 @@ def draw_box(frame, e: Element, theme: Theme) -> None:
 def draw_window(frame, e: Element, theme: Theme) -> None:
     x0, y0, x1, y1 = e.box
     bar = e.data.get("bar", e.font_size + 6)
-    render.fill(frame, e.box, e.fill)
-    render.fill(frame, (x0, y0, x1, y0 + bar), theme.title_bar)
-    render.border(frame, e.box, theme.border)
+    if y0 + bar < y1:  # = fill, title bar, border; without the slow 1-px-wide vertical border strips
+        render.framed(frame, e.box, e.fill, theme.border)
+        render.fill(frame, (x0 + 1, y0 + 1, x1 - 1, min(y0 + bar, y1 - 1)), theme.title_bar)
+    else:  # the title bar reaches past the window: draw it as it is
+        render.fill(frame, e.box, e.fill)
+        render.fill(frame, (x0, y0, x1, y0 + bar), theme.title_bar)
+        render.border(frame, e.box, theme.border)
     if e.label:
         render.text(frame, e.label, (x0 + 4, y0, x1, y0 + bar), e.font_size, theme.title_text, "left")
 
@@ -166,8 +170,9 @@ def draw_icon(frame, e: Element, theme: Theme) -> None:
     glyph = e.data.get("shape", "square")
     side = e.data.get("side", min(x1 - x0, y1 - y0))
     gx = (x0 + x1 - side) // 2
-    if e.data.get("selected"):
-        render.fill(frame, e.box, theme.accent)
+    if e.data.get("selected"):  # a pale blend of control and accent keeps the label readable on either theme
+        render.fill(frame, e.box, tuple((2 * c + a) // 3 for c, a in zip(theme.control, theme.accent)))
+        render.border(frame, e.box, theme.accent)
     if glyph == "folder":
         render.fill(frame, (gx, y0 + side // 5, gx + side, y0 + side), e.fill)
         render.fill(frame, (gx, y0, gx + side // 2, y0 + side // 5 + 1), e.fill)

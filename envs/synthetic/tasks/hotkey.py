@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from minvla_gym.actions import HOTKEY, HOTKEY_INDEX
+from minvla_gym.envs.synthetic import render
 from minvla_gym.envs.synthetic.scene import Element
 from minvla_gym.envs.synthetic.tasks.base import Outcome, Task
 from minvla_gym.envs.synthetic.words import LABELS
 
-NAMED = ("press {combo}", "use the keyboard shortcut {combo}", "hit {combo} on the keyboard", "type the shortcut {combo}")
+NAMED = (
+    "press {combo}",
+    "use the keyboard shortcut {combo}",
+    "hit {combo} on the keyboard",
+    "type the shortcut {combo}",
+)
 DESCRIBED = {
     "ctrl+s": ("save the document", "save your work", "save the file"),
     "ctrl+c": ("copy the selection", "copy the selected text"),
@@ -42,10 +48,14 @@ class HotkeyTask(Task):
         size = self.theme.font_size
         y = y0 + 2
         for _ in range(int(self.rng.integers(2, 8))):  # some document text, as decoration
-            line = " ".join(self.sample(LABELS, int(self.rng.integers(2, 6))))
+            words = self.sample(LABELS, int(self.rng.integers(2, 6)))
+            while len(words) > 1 and render.text_size(" ".join(words), size)[0] > x1 - x0 - 4:
+                words.pop()  # keep the line inside the window
             if y + size + 4 > y1:
                 break
-            self.scene.add(Element("label", (x0 + 2, y, x1, y + size + 4), line, ink=self.theme.text, font_size=size))
+            self.scene.add(
+                Element("label", (x0 + 2, y, x1, y + size + 4), " ".join(words), ink=self.theme.text, font_size=size)
+            )
             y += size + 4
         if self.rng.random() < 0.5:
             self.combo = self.choice(list(DESCRIBED))

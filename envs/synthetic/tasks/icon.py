@@ -5,6 +5,8 @@ Distractors share the target's colour or its shape, so only the full description
 
 from __future__ import annotations
 
+import numpy as np
+
 from minvla_gym.actions import CLICK, DOUBLE_CLICK, RIGHT_CLICK
 from minvla_gym.envs.synthetic import render
 from minvla_gym.envs.synthetic.scene import Element, grid_boxes
@@ -27,6 +29,7 @@ BY_LABEL = (
     "click the {colour} {shape} labelled {label}",
 )
 COLOUR_NAMES = tuple(COLOURS)
+COLOUR_VALUES = np.array(list(COLOURS.values()))
 # Labels that are not colour or shape words ("orange" under a pink diamond would mislead).
 ICON_LABELS = tuple(word for word in LABELS if word not in COLOURS and word not in render.SHAPES)
 MOUSE_PRESSES = (CLICK, DOUBLE_CLICK, RIGHT_CLICK)
@@ -59,10 +62,6 @@ def place_icons(task: Task, area, icons: list[Element], side: int) -> list[Eleme
     return icons[:count]
 
 
-def jittered(colour, noise) -> tuple[int, int, int]:
-    return tuple(min(255, max(0, c + n)) for c, n in zip(colour, noise, strict=True))
-
-
 class IconTask(Task):
     family = "Icon"
     max_steps = 5
@@ -78,11 +77,10 @@ class IconTask(Task):
         count = int(rng.integers(3, 10))
         side = max(8, int(rng.integers(14, 30) * s / 224))
 
-        # Colour and shape indices for every icon (index 0 is the target), from two batches of draws;
+        # Colour and shape indices for every icon (index 0 is the target), from one batch of draws;
         # 2520 is a multiple of every modulus up to 10, so the picks stay uniform.
         nc, ns = len(COLOUR_NAMES), len(render.SHAPES)
         picks = rng.integers(0, 2520, (count, 3)).tolist()
-        jitter = rng.integers(-14, 15, (count, 3)).tolist()
         colour0, shape0 = picks[0][1] % nc, picks[0][2] % ns
         looks = [(colour0, shape0)]
         for i, (relation, dc, ds) in enumerate(picks[1:], 1):
@@ -92,9 +90,10 @@ class IconTask(Task):
             shape = shape0 if relation in (SAME_SHAPE, SAME_LOOK) else (shape0 + 1 + ds % (ns - 1)) % ns
             looks.append((colour, shape))
         labels = self.sample(ICON_LABELS, count) if labelled else [""] * count
+        # Each icon's named colour, jittered a little (one array op for all of them).
+        fills = np.clip(COLOUR_VALUES[[colour for colour, _ in looks]] + rng.integers(-14, 15, (count, 3)), 0, 255)
         icons = []
-        for label, (colour, shape), noise in zip(labels, looks, jitter, strict=True):
-            fill = jittered(COLOURS[COLOUR_NAMES[colour]], noise)
+        for label, (colour, shape), fill in zip(labels, looks, map(tuple, fills.tolist()), strict=True):
             data = {"shape": render.SHAPES[shape], "colour": COLOUR_NAMES[colour]}
             icons.append(Element("icon", (0, 0, 0, 0), label, fill, data=data))
         # Fewer icons if they do not all fit: the target and both kinds of look-alike come first.
