@@ -124,9 +124,10 @@ def _index(field: str, value: Any, names: tuple[str, ...]) -> int:
 
 
 def _vector(field: str, value: Any, size: int, low: float, high: float) -> np.ndarray:
-    if type(value) is np.ndarray and value.dtype == np.float32 and value.shape == (size,):
-        array = value.copy()  # the common case (sampled or already validated): no conversion; never alias
-    else:
+    # The common case (sampled, or already validated) needs no conversion, only the range check.
+    array = value
+    ready = type(value) is np.ndarray and value.dtype == np.float32 and value.shape == (size,)
+    if not ready:
         try:
             array = np.asarray(value)
         except (TypeError, ValueError, OverflowError) as error:  # ragged lists, odd objects
@@ -138,15 +139,14 @@ def _vector(field: str, value: Any, size: int, low: float, high: float) -> np.nd
             array = array.reshape(1)
         if array.shape != (size,):
             raise ValueError(f"action[{field!r}]: expected shape ({size},), got {array.shape}")
-        with np.errstate(over="ignore"):  # 1e300 becomes inf, reported below rather than warned about
-            array = array.astype(np.float32)
+    # Checked before the cast to float32, so 1e300 is reported here rather than overflowing to inf.
     values = array.tolist()
-    # Plain comparisons catch NaN too (NaN fails both); the detailed message comes after.
-    if not all(low <= v <= high for v in values):
+    if not all(low <= v <= high for v in values):  # plain comparisons catch NaN too: it fails both
         if not all(math.isfinite(v) for v in values):
             raise ValueError(f"action[{field!r}]: contains NaN or infinity: {values}")
         raise ValueError(f"action[{field!r}]: {values} outside [{low}, {high}]")
-    return array
+    # Always a new array: the action never aliases the caller's.
+    return array.copy() if ready else array.astype(np.float32)
 
 
 def validate_text(field: str, value: Any) -> str:

@@ -86,12 +86,12 @@ class FlatActionWrapper(gym.ActionWrapper):
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
-        self._instruction = obs["instruction"]
+        self._instruction = obs["instruction"].copy()  # the user may write into the observation
         return obs, info
 
     def step(self, action):
         obs, reward, terminated, truncated, info = super().step(action)
-        self._instruction = obs["instruction"]
+        self._instruction = obs["instruction"].copy()
         return obs, reward, terminated, truncated, info
 
     def action(self, action):

@@ -98,7 +98,7 @@ class VLAConfig:
 
 PRESETS = {
     "tiny": dict(stem_channels=(8, 16, 32), n_layer=2, n_head=2, n_embd=64),  # tests: trains in seconds
-    "small": dict(stem_channels=(24, 48, 96), n_layer=4, n_head=4, n_embd=160),  # the CPU default
+    "small": dict(stem_channels=(16, 32, 64), n_layer=4, n_head=4, n_embd=128),  # the CPU default
     "base": dict(stem_channels=(64, 128, 256), n_layer=6, n_head=8, n_embd=576),  # the original minVLA, ~25M
 }
 
@@ -152,7 +152,7 @@ class VLA(nn.Module):
         c, d = config, config.n_embd
         widths = (3, *c.stem_channels)
         convs = []
-        for cin, cout in zip(widths[:-1], widths[1:]):
+        for cin, cout in zip(widths[:-1], widths[1:], strict=True):
             convs += [nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.GELU()]
         self.stem = nn.Sequential(*convs, nn.Conv2d(widths[-1], d, 2, stride=2))
         self.patch_pos = nn.Parameter(torch.zeros(1, c.grid * c.grid, d))
@@ -269,7 +269,9 @@ class VLA(nn.Module):
             hit = heads["type"].argmax(-1) == kind
             pred = self.decode_points(heads, "point")
             half = t["target_half"].clamp(min=0.5 / G)  # half the target box (w, h); 0 when unknown
-            hit &= ~torch.isin(kind, torch.tensor(POINTING, device=kind.device)) | ((pred - t["point"]).abs() <= half).all(-1)
+            hit &= ~torch.isin(kind, torch.tensor(POINTING, device=kind.device)) | (
+                (pred - t["point"]).abs() <= half
+            ).all(-1)
             hit &= (kind != HOTKEY) | (heads["hotkey"].argmax(-1) == t["hotkey"])
         parts["confidence"] = F.binary_cross_entropy_with_logits(heads["confidence"], hit.float())
 
@@ -280,8 +282,12 @@ class VLA(nn.Module):
         ce = F.cross_entropy(first, t["patch_chars"].reshape(-1), reduction="none").view(len(kind), -1)
         parts["aux_patch_chars"] = masked(ce.mean(-1), has)
         bag = aux[..., LABEL_CHARS * CHARS : -1]
-        parts["aux_patch_bag"] = masked(F.binary_cross_entropy_with_logits(bag, t["patch_bag"], reduction="none").mean((1, 2)), has)
-        parts["aux_patch_target"] = masked(F.binary_cross_entropy_with_logits(aux[..., -1], t["patch_target"], reduction="none").mean(-1), has)
+        parts["aux_patch_bag"] = masked(
+            F.binary_cross_entropy_with_logits(bag, t["patch_bag"], reduction="none").mean((1, 2)), has
+        )
+        parts["aux_patch_target"] = masked(
+            F.binary_cross_entropy_with_logits(aux[..., -1], t["patch_target"], reduction="none").mean(-1), has
+        )
         tc = F.cross_entropy(heads["target_chars"].view(-1, CHARS), t["target_chars"].reshape(-1), reduction="none")
         parts["aux_target_chars"] = masked(tc.view(len(kind), -1).mean(-1), has * (t["target_chars"][:, 0] > 0))
 
@@ -385,7 +391,9 @@ class VLA(nn.Module):
         weights, config_file = directory / WEIGHTS_FILE, directory / CONFIG_FILE
         for file in (config_file, weights):
             if not file.is_file():
-                raise CheckpointError(f"{file}: missing (a checkpoint is a directory with {CONFIG_FILE} and {WEIGHTS_FILE})")
+                raise CheckpointError(
+                    f"{file}: missing (a checkpoint is a directory with {CONFIG_FILE} and {WEIGHTS_FILE})"
+                )
         try:
             raw = json.loads(config_file.read_text())
             known = {f.name for f in fields(VLAConfig)}

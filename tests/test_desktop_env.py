@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 import time
@@ -82,6 +83,10 @@ def board(display):
     b = Board()
     yield b
     b.root.destroy()
+    del b
+    # Free the Tcl interpreter here, in the main thread: if a later garbage collection ran in another
+    # thread (the recorder's, pynput's), Tcl would abort the process ("async handler deleted by the wrong thread").
+    gc.collect()
 
 
 def test_every_action_lands_on_a_real_widget(board):

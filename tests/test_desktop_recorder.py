@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import select
+import queue
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -20,37 +21,38 @@ from minvla_gym.envs.desktop import DesktopEnv
 from minvla_gym.envs.desktop.recorder import DemoRecorder
 from minvla_gym.envs.desktop.screen import to_fraction, to_pixel
 
-tk = pytest.importorskip("tkinter")
-PALETTE = ["#d62728", "#2ca02c", "#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-           "#17becf", "#000000", "#ffffff"]  # fmt: skip
+pytest.importorskip("tkinter")
 
 
-def pump(root, seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        root.update()
-        time.sleep(0.005)
+CHAMELEON = """
+import tkinter as tk
+root = tk.Tk()
+root.geometry("400x300+40+40")
+colours = (f"#{(i * 53) % 256:02x}{(i * 97) % 256:02x}{(i * 151) % 256:02x}" for i in range(10**6))
+root.configure(bg=next(colours))
+root.bind_all("<ButtonRelease>", lambda e: root.configure(bg=next(colours)))
+root.bind_all("<KeyRelease>", lambda e: root.configure(bg=next(colours)))
+root.after(200, lambda: (root.focus_force(), print("ready", flush=True)))
+root.mainloop()
+"""
 
 
 @pytest.fixture
 def chameleon(display):
-    """A Tk window that changes colour on every button or key release, so each screenshot is dated."""
-    root = tk.Tk()
-    root.geometry("400x300+40+40")
-    colour = iter(PALETTE * 100)
-    root.configure(bg=next(colour))
-    root.bind_all("<ButtonRelease>", lambda e: root.configure(bg=next(colour)))
-    root.bind_all("<KeyRelease>", lambda e: root.configure(bg=next(colour)))
-    pump(root, 0.2)
-    root.focus_force()
-    pump(root, 0.1)
-    yield root
-    root.destroy()
+    """A window (in its own process) that changes colour on every button or key release: screenshots are dated."""
+    app = subprocess.Popen([sys.executable, "-c", CHAMELEON], stdout=subprocess.PIPE, text=True)
+    try:
+        assert app.stdout.readline().strip() == "ready"
+        time.sleep(0.2)
+        yield (40, 40, 400, 300)
+    finally:
+        app.kill()
+        app.wait()
+        app.stdout.close()
 
 
 def test_round_trip_pyautogui_actions_come_back_with_their_screenshots(chameleon, tmp_path):
-    root = chameleon
-    region = (root.winfo_rootx(), root.winfo_rooty(), root.winfo_width(), root.winfo_height())
+    region = chameleon
     at = lambda x, y: to_fraction(region[0] + x, region[1] + y, region)  # noqa: E731 - window pixels -> fractions
     actions = [
         make_action("click", point=at(50, 40)),
@@ -74,17 +76,17 @@ def test_round_trip_pyautogui_actions_come_back_with_their_screenshots(chameleon
         recorder.start()
         env.reset()
         for action in actions:
-            pump(root, 0.4)  # longer than the double-click interval and the scroll window
+            time.sleep(0.4)  # longer than the double-click interval and the scroll window
             before.append(env.screen.observe(64))
             env.step(action)
-        pump(root, 0.4)
+        time.sleep(0.4)
         after = env.screen.observe(64)
     finally:
         env.close()
     import pyautogui
 
     pyautogui.click(700, 500, _pause=False)  # outside the region: skipped
-    pump(root, 0.3)
+    time.sleep(0.3)
     recorder.end_episode(success=True)
     recorder.stop()
 
@@ -124,16 +126,18 @@ def test_round_trip_pyautogui_actions_come_back_with_their_screenshots(chameleon
     assert recorder.skipped >= 1 and episode["success"] and episode["instruction_text"] == "round trip"
 
 
-def read_until(process, prefix: str, timeout: float = 20.0) -> str:
+def read_until(lines: queue.Queue, prefix: str, timeout: float = 20.0) -> str:
+    """The next line of the recorder's output that starts with `prefix` (lines come from a reader thread)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stdout], [], [], deadline - time.monotonic())
-        line = process.stdout.readline() if ready else ""
+    while True:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(f"no line starting with {prefix!r} from the recorder within {timeout} s") from None
+        if line is None:
+            raise AssertionError(f"the recorder exited before printing a line starting with {prefix!r}")
         if line.startswith(prefix):
             return line
-        if not line and process.poll() is not None:
-            break
-    raise AssertionError(f"no line starting with {prefix!r} from the recorder (exit code {process.poll()})")
 
 
 @pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
@@ -142,20 +146,23 @@ def test_sigkill_mid_episode_keeps_the_earlier_episodes(display, tmp_path):
     command = [sys.executable, "-m", "minvla_gym.cli", "record", "--out", str(out), "--instruction", "do things",
                "--fps", "10", "--size", "32"]  # fmt: skip
     recorder = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, "DISPLAY": display})
+    lines: queue.Queue = queue.Queue()
+    reader = threading.Thread(target=lambda: [*map(lines.put, recorder.stdout), lines.put(None)], daemon=True)
+    reader.start()
 
     def xdotool(*args):
         subprocess.run(["xdotool", *args], check=True, env={**os.environ, "DISPLAY": display})
         time.sleep(0.5)
 
     try:
-        read_until(recorder, "recording")
+        read_until(lines, "recording")
         xdotool("mousemove", "100", "120", "click", "1")
         xdotool("key", "F9")  # saved as a success
-        read_until(recorder, "saved")
+        read_until(lines, "saved")
         xdotool("type", "hello")
         xdotool("key", "ctrl+s")
         xdotool("key", "F10")  # saved as a failure
-        read_until(recorder, "saved")
+        read_until(lines, "saved")
         xdotool("mousemove", "300", "200", "click", "3")  # the third episode is under way...
         recorder.send_signal(signal.SIGKILL)
         recorder.wait(10)
@@ -163,6 +170,7 @@ def test_sigkill_mid_episode_keeps_the_earlier_episodes(display, tmp_path):
         if recorder.poll() is None:
             recorder.kill()
             recorder.wait()
+        reader.join(5)
         recorder.stdout.close()
     assert recorder.returncode == -signal.SIGKILL
     dataset = DemoDataset(out)

@@ -72,7 +72,7 @@ def test_random_weights_act_validly_in_the_env(point_head):
 def test_act_batch_matches_act(tiny):
     obs = observations(5)
     batch = tiny.act_batch(stack(obs))
-    for o, b in zip(obs, batch):
+    for o, b in zip(obs, batch, strict=True):
         a = tiny.act(o)
         assert a["type"] == b["type"] and a["text"] == b["text"] and a["hotkey"] == b["hotkey"]
         np.testing.assert_allclose(a["point"], b["point"], atol=1e-5)

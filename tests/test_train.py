@@ -94,3 +94,14 @@ def test_ddp_two_cpu_processes_on_gloo(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert torch.load(out / "last" / STATE_FILE, weights_only=True)["step"] == 3
     assert json.loads(done.stdout[done.stdout.index("{") :])["steps"] == 3
+
+
+def test_minvla_quickstart_runs_end_to_end(tmp_path, capsys):
+    out = tmp_path / "qs"
+    assert main(["quickstart", "--minutes", "0.15", "--preset", "tiny", "--episodes", "4", "--out", str(out),
+                 "--check-episodes", "2", "--no-progress"]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "success:" in printed and "MinVLA-Synthetic-v0, 4 held-out episodes" in printed
+    report = json.loads((out / "quickstart.json").read_text())
+    assert report["episodes"] == 4 and 0.0 <= report["success_rate"] <= 1.0 and report["training"]["steps"] >= 1
+    assert main(["quickstart", "--minutes", "0"]) == 2

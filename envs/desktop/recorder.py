@@ -58,6 +58,32 @@ def import_pynput():
     return mouse, keyboard
 
 
+def _wake_x_listeners(listeners) -> None:
+    """End pynput's X listener threads now rather than at the next input event.
+
+    pynput disables its XRecord context on the very connection that its thread is blocked reading, so
+    the request is only sent when the next event arrives; disabling the context from a connection
+    of our own ends the recording at once (any client may disable a context).
+    """
+    contexts = [context for context in (getattr(lis, "_context", None) for lis in listeners) if context is not None]
+    if not contexts:
+        return
+    try:
+        import Xlib.display
+
+        display = Xlib.display.Display()
+    except Exception:  # not X (another pynput backend), or the display is gone: nothing to wake
+        return
+    try:
+        for context in contexts:
+            display.record_disable_context(context)
+        display.sync()
+    except Exception:
+        pass  # already ended
+    finally:
+        display.close()
+
+
 class DemoRecorder:
     """Records demonstrations on the real desktop into a dataset folder, one episode at a time.
 
@@ -160,8 +186,9 @@ class DemoRecorder:
         self._running.clear()
         for listener in self._listeners:
             listener.stop()
+        _wake_x_listeners(self._listeners)
         for listener in self._listeners:
-            listener.join()
+            listener.join(2.0)
         self._listeners = []
         if self._capture_thread is not None:
             self._capture_thread.join()

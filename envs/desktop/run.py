@@ -47,7 +47,12 @@ def run_policy(
         if terminated or truncated:
             break
     log(f"{'success' if info['is_success'] else 'no success'} after {len(actions)} step(s)")
-    return {"steps": len(actions), "success": bool(info["is_success"]), "instruction": info["instruction"], "actions": actions}
+    return {
+        "steps": len(actions),
+        "success": bool(info["is_success"]),
+        "instruction": info["instruction"],
+        "actions": actions,
+    }
 
 
 def confirm(question: str, stream=None) -> bool:
@@ -59,9 +64,13 @@ def confirm(question: str, stream=None) -> bool:
 
 
 def configure_cli(parser) -> None:
-    parser.add_argument("--model", required=True, metavar="CKPT", help="a VLA checkpoint directory (minvla train --out)")
+    parser.add_argument(
+        "--model", required=True, metavar="CKPT", help="a VLA checkpoint directory (minvla train --out)"
+    )
     parser.add_argument("--instruction", help=f"what to do (required for {DESKTOP_ID})")
-    parser.add_argument("--env", default=DESKTOP_ID, choices=(DESKTOP_ID, SUITE_ID), help="the screen or the task suite")
+    parser.add_argument(
+        "--env", default=DESKTOP_ID, choices=(DESKTOP_ID, SUITE_ID), help="the screen or the task suite"
+    )
     parser.add_argument("--steps", type=int, default=10, help="at most this many actions (default 10)")
     parser.add_argument("--dry-run", action="store_true", help="observe and decide, but perform nothing")
     parser.add_argument("--yes", action="store_true", help="act without asking first")

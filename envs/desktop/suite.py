@@ -247,8 +247,8 @@ def picture(path: str, families=FAMILY_NAMES, seed: int = 3, columns: int = 5) -
     env = DesktopEnv(task_source="suite", settle=0.05)
     tiles = []
     try:
-        for family in families:
-            env.reset(seed=seed, options={"task": family})
+        for i, family in enumerate(families):
+            env.reset(seed=seed + i, options={"task": family})
             if family in ("RightClick", "Menu", "Type"):
                 env.step(env.expert_action())
             tiles.append(Image.fromarray(env.screen.grab()))

@@ -562,7 +562,8 @@ class Type(SuiteTask):
 
     def expert(self):
         entry = self.fields[self.field]
-        if self.app.root.focus_get() is not entry:
+        # focus_lastfor, not focus_get: another window (an interleaved suite) may hold the X focus right now.
+        if self.app.root.focus_lastfor() is not entry:
             return {"type": "click", "point": self.centre(entry)}
         return {"type": "type", "text": self.text[len(entry.get()) :]}
 

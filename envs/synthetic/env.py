@@ -197,6 +197,8 @@ class SyntheticDesktopEnv(gym.Env):
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_viewer"] = None  # a Tk window cannot be pickled; a copy opens its own
+        state.pop("_label", None)  # nor can its widgets
+        state.pop("_photo", None)
         return state
 
 

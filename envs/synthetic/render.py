@@ -47,6 +47,7 @@ def _word_mask(text: str, size: int) -> np.ndarray:
     return (np.asarray(image, dtype=np.float32) / 255.0)[:, :, None]
 
 
+@lru_cache(maxsize=65536)  # ~100 bytes an entry; tasks measure every label they lay out
 def text_size(text: str, size: int) -> tuple[int, int]:
     """(width, height) in pixels of `text` drawn at `size`: the shape of `text_mask`, without building it."""
     words = text.split(" ")

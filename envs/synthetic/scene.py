@@ -171,8 +171,8 @@ def draw_icon(frame, e: Element, theme: Theme) -> None:
     side = e.data.get("side", min(x1 - x0, y1 - y0))
     gx = (x0 + x1 - side) // 2
     if e.data.get("selected"):  # a pale blend of control and accent keeps the label readable on either theme
-        render.fill(frame, e.box, tuple((2 * c + a) // 3 for c, a in zip(theme.control, theme.accent)))
-        render.border(frame, e.box, theme.accent)
+        pale = tuple((2 * c + a) // 3 for c, a in zip(theme.control, theme.accent, strict=True))
+        render.framed(frame, e.box, pale, theme.accent)
     if glyph == "folder":
         render.fill(frame, (gx, y0 + side // 5, gx + side, y0 + side), e.fill)
         render.fill(frame, (gx, y0, gx + side // 2, y0 + side // 5 + 1), e.fill)

@@ -1,0 +1,248 @@
+"""PPO fine-tuning of a VLA checkpoint with stable-baselines3 (`minvla finetune`).
+
+    minvla finetune --model runs/small/best --env MinVLA-Synthetic-Drag-v0 --timesteps 20000 --out runs/drag-ppo
+    minvla eval --model runs/drag-ppo --env MinVLA-Synthetic-v0 --episodes 200
+
+PPO with `VLAPolicy` (the checkpoint's trunk and action heads, plus a value head) over --n-envs envs wrapped
+with FlatActionWrapper (SubprocVecEnv, or DummyVecEnv with --vec-env dummy). SB3's EvalCallback measures
+success (`info["is_success"]`) every --eval-freq steps; rollout and eval success rates, losses and KL go to
+TensorBoard. --resume continues from the newest checkpoint under --out, up to --timesteps in all.
+
+Writes under --out:
+    config.json, model.safetensors   the fine-tuned VLA, refreshed at every checkpoint: `minvla eval --model OUT`
+    best/                            the VLA with the best evaluated success rate so far
+    checkpoints/ppo_<N>_steps.zip    SB3 models (policy, value head, optimizer) for --resume
+    evaluations.npz                  EvalCallback's log (timesteps, rewards, successes)
+    tb/                              TensorBoard logs
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import re
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+from tqdm.auto import tqdm
+
+from minvla_gym.policies.model import VLA, VLAConfig
+from minvla_gym.policies.sb3 import coord_bins_for, export_vla, make_ppo
+from minvla_gym.policies.train import add_arguments
+from minvla_gym.wrappers import FlatActionWrapper
+
+CHECKPOINT = re.compile(r"ppo_(\d+)_steps\.zip")
+
+
+@dataclass
+class FinetuneConfig:
+    model: str | None = field(default=None, metadata={"help": "VLA checkpoint to start from (not with --resume)"})
+    env: str = field(default="MinVLA-Synthetic-v0", metadata={"help": "env id to fine-tune on"})
+    timesteps: int = field(default=20_000, metadata={"help": "env steps in all (a resumed run counts its own)"})
+    out: str = field(default="finetune", metadata={"help": "output folder: the VLA, checkpoints, logs"})
+    n_envs: int = field(default=4, metadata={"help": "parallel envs"})
+    seed: int = field(default=0, metadata={"help": "seed of PPO and the envs"})
+    resume: bool = field(default=False, metadata={"help": "continue from the newest OUT/checkpoints/ppo_*.zip"})
+    device: str = field(default="auto", metadata={"help": "cpu, cuda or auto"})
+    vec_env: str = field(default="subproc", metadata={"help": "subproc (a process per env) or dummy (in-process)"})
+    lr: float = field(default=3e-5, metadata={"help": "Adam learning rate (small: the VLA is pretrained)"})
+    n_steps: int = field(default=64, metadata={"help": "steps per env per rollout"})
+    batch_size: int = field(default=64, metadata={"help": "PPO minibatch size"})
+    n_epochs: int = field(default=4, metadata={"help": "PPO epochs per rollout"})
+    gamma: float = field(default=0.95, metadata={"help": "discount (episodes take a few steps)"})
+    clip_range: float = field(default=0.1, metadata={"help": "PPO clip range"})
+    ent_coef: float = field(default=0.0, metadata={"help": "entropy bonus"})
+    target_kl: float = field(default=0.05, metadata={"help": "stop an update's epochs beyond this KL (0: off)"})
+    eval_freq: int = field(default=0, metadata={"help": "evaluate every N env steps (0: five times per run)"})
+    eval_episodes: int = field(default=50, metadata={"help": "episodes per evaluation (0: no evaluation)"})
+    checkpoint_freq: int = field(default=0, metadata={"help": "checkpoint every N env steps (0: five per run)"})
+    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch's default)"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+
+    def __post_init__(self):
+        problems = []
+        if self.resume == (self.model is not None):
+            problems.append("give exactly one of --model DIR or --resume")
+        for name in ("timesteps", "n_envs", "n_steps", "batch_size", "n_epochs"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name}={getattr(self, name)} must be >= 1")
+        for name in ("eval_freq", "eval_episodes", "checkpoint_freq", "threads", "ent_coef", "target_kl"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name}={getattr(self, name)} must be >= 0")
+        if self.lr <= 0 or not 0 < self.gamma <= 1 or self.clip_range <= 0:
+            problems.append(f"lr={self.lr} and clip_range={self.clip_range} must be > 0, gamma={self.gamma} in (0, 1]")
+        if self.vec_env not in ("subproc", "dummy"):
+            problems.append(f"vec_env={self.vec_env!r} must be subproc or dummy")
+        if self.device.split(":")[0] not in ("cpu", "cuda", "auto"):
+            problems.append(f"device={self.device!r} must be cpu, cuda or auto")
+        if self.env not in gym.registry:
+            problems.append(f"env={self.env!r} is not a registered id (import minvla_gym registers ours)")
+        if problems:
+            raise ValueError("invalid finetune arguments: " + "; ".join(problems))
+
+
+def make_envs(env_id: str, config: VLAConfig, n_envs: int, seed: int, subproc: bool = False):
+    """n_envs Monitor-wrapped envs at the VLA's screen size, with its flat action space (CleanRL's make_env)."""
+    return make_vec_env(
+        env_id,
+        n_envs=n_envs,
+        seed=seed,
+        env_kwargs={"size": config.image_size},
+        wrapper_class=FlatActionWrapper,
+        wrapper_kwargs={"coord_bins": coord_bins_for(config)},
+        vec_env_cls=SubprocVecEnv if subproc and n_envs > 1 else DummyVecEnv,
+    )
+
+
+class ProgressBar(BaseCallback):
+    """SB3's ProgressBarCallback needs `rich`; this is the same bar with plain tqdm."""
+
+    def _on_training_start(self) -> None:
+        self.bar = tqdm(total=self.locals["total_timesteps"] - self.model.num_timesteps, unit="step", desc="ppo")
+
+    def _on_step(self) -> bool:
+        self.bar.update(self.training_env.num_envs)
+        return True
+
+    def _on_training_end(self) -> None:
+        self.bar.close()
+
+
+class Checkpoint(BaseCallback):
+    """Every `every` calls: the SB3 model under OUT/checkpoints (for --resume), the VLA in OUT."""
+
+    def __init__(self, out: Path, every: int):
+        super().__init__()
+        self.out, self.every = out, every
+
+    def _on_step(self) -> bool:
+        if self.n_calls % self.every == 0:
+            save(self.model, self.out)
+        return True
+
+
+class ExportBest(BaseCallback):
+    """EvalCallback's callback_on_new_best: export the VLA to OUT/best."""
+
+    def __init__(self, directory: Path):
+        super().__init__()
+        self.directory = directory
+
+    def _on_step(self) -> bool:
+        export_vla(self.model, self.directory)
+        return True
+
+
+class EvalLog(BaseCallback):
+    """EvalCallback's callback_after_eval: record (timesteps, success rate) and print it above the bar."""
+
+    def __init__(self, history: list[tuple[int, float]]):
+        super().__init__()
+        self.history = history
+
+    def _on_step(self) -> bool:
+        successes = self.parent._is_success_buffer
+        rate = float(np.mean(successes)) if successes else float("nan")
+        self.history.append((self.num_timesteps, rate))
+        tqdm.write(
+            f"eval at {self.num_timesteps} steps: success {100 * rate:.1f}% ({len(successes)} episodes)",
+            file=sys.stderr,
+        )
+        return True
+
+
+def save(model: PPO, out: Path) -> None:
+    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    model.save(out / "checkpoints" / f"ppo_{model.num_timesteps}_steps.zip")
+    export_vla(model, out)
+
+
+def latest_checkpoint(out: Path) -> Path:
+    found = [
+        (int(m.group(1)), p) for p in (out / "checkpoints").glob("ppo_*_steps.zip") if (m := CHECKPOINT.match(p.name))
+    ]
+    if not found:
+        raise ValueError(f"--resume: no checkpoints/ppo_<N>_steps.zip under {out}")
+    return max(found)[1]
+
+
+def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
+    """Run PPO as configured; returns a summary (timesteps, steps/s, evaluations, paths)."""
+    out = Path(cfg.out)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    # The VLA's config fixes the screen size and the flat action space; a resumed run reads it from OUT.
+    vla = VLA.from_checkpoint(out if cfg.resume else cfg.model)
+    envs = make_envs(cfg.env, vla.config, cfg.n_envs, cfg.seed, subproc=cfg.vec_env == "subproc")
+    ppo = dict(learning_rate=cfg.lr, n_steps=cfg.n_steps, batch_size=cfg.batch_size, n_epochs=cfg.n_epochs,
+               gamma=cfg.gamma, clip_range=cfg.clip_range, ent_coef=cfg.ent_coef, target_kl=cfg.target_kl or None)  # fmt: skip
+    if cfg.resume:
+        model = PPO.load(
+            latest_checkpoint(out),
+            env=envs,
+            device=cfg.device,
+            custom_objects={**ppo, "tensorboard_log": str(out / "tb")},
+        )
+        envs.seed(cfg.seed + model.num_timesteps)  # a fresh stream of tasks, not a replay of the first
+    else:
+        model = make_ppo(envs, vla, seed=cfg.seed, device=cfg.device, tensorboard_log=str(out / "tb"), **ppo)
+        save(model, out)  # OUT is a readable VLA checkpoint from the start
+    remaining = cfg.timesteps - model.num_timesteps
+    callbacks: list[BaseCallback] = [Checkpoint(out, max(1, (cfg.checkpoint_freq or cfg.timesteps // 5) // cfg.n_envs))]
+    history: list[tuple[int, float]] = []
+    if cfg.eval_episodes:
+        eval_env = make_envs(cfg.env, vla.config, 1, cfg.seed + 1_000_000)
+        after = EvalLog(history)
+        callbacks.append(EvalCallback(eval_env, callback_on_new_best=ExportBest(out / "best"), callback_after_eval=after,
+                                      n_eval_episodes=cfg.eval_episodes, log_path=str(out), verbose=0,
+                                      eval_freq=max(1, (cfg.eval_freq or cfg.timesteps // 5) // cfg.n_envs)))  # fmt: skip
+    if cfg.progress:
+        callbacks.append(ProgressBar())
+    start, steps_before = time.time(), model.num_timesteps
+    if remaining > 0:
+        with warnings.catch_warnings():  # the eval env is in-process whatever the training envs are: fine
+            warnings.filterwarnings("ignore", "Training and eval env are not of the same type")
+            model.learn(
+                remaining, callback=CallbackList(callbacks), tb_log_name="ppo", reset_num_timesteps=not cfg.resume
+            )
+    seconds = time.time() - start
+    save(model, out)
+    envs.close()
+    return {
+        "timesteps": model.num_timesteps,
+        "steps_per_s": (model.num_timesteps - steps_before) / max(seconds, 1e-9),
+        "seconds": seconds,
+        "evaluations": [{"timesteps": t, "success_rate": s} for t, s in history],
+        "best_success_rate": max((s for _, s in history), default=None),
+        "model": str(out),
+        "best": str(out / "best") if history else None,
+    }
+
+
+def configure_cli(parser: argparse.ArgumentParser) -> None:
+    add_arguments(parser, FinetuneConfig)
+    parser.set_defaults(func=run_cli)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    names = {f.name for f in dataclasses.fields(FinetuneConfig)}
+    try:
+        cfg = FinetuneConfig(**{k: v for k, v in vars(args).items() if k in names})
+        summary = finetune(cfg)
+    except ValueError as error:  # bad arguments, a missing or corrupt checkpoint
+        print(f"minvla finetune: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=2))
+    return 0

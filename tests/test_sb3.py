@@ -1,0 +1,245 @@
+"""stable-baselines3: the flat env passes check_env, PPO trains the VLA policy, its distribution is the VLA's
+(deterministic actions equal VLA.act's), checkpoints round-trip exactly, `minvla finetune` runs end to end."""
+
+import json
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.env_checker import check_env
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from minvla_gym.actions import ACTION_TYPES, HOTKEY, HOTKEYS
+from minvla_gym.cli import main
+from minvla_gym.evaluation import evaluate
+from minvla_gym.policies.finetune import FinetuneConfig
+from minvla_gym.policies.model import VLA, VLAConfig
+from minvla_gym.policies.sb3 import (
+    USES,
+    VLADistribution,
+    VLAFeaturesExtractor,
+    VLAPolicy,
+    coord_bins_for,
+    export_vla,
+    make_ppo,
+)
+from minvla_gym.wrappers import FlatActionWrapper, flat_to_action, to_bin
+
+SIZE = 64  # tiny at 64-px screens (a 4 x 4 patch grid) keeps every test to seconds
+SEEDS = range(24)  # MinVLA-Synthetic-v0 draws every family over these
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # The suite runs 2 processes on 2 cores: more threads each only makes them wait on one another.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_vla(seed=0, spread=0.0) -> VLA:
+    """The tiny VLA; spread > 0 redraws its weights wider, so that its choices differ from screen to screen."""
+    torch.manual_seed(seed)
+    vla = VLA(VLAConfig.preset("tiny", image_size=SIZE))
+    if spread:
+        with torch.no_grad():
+            for p in vla.parameters():
+                p.normal_(0.0, spread)
+    return vla.eval()
+
+
+def flat_env(config, env_id="MinVLA-Synthetic-v0"):
+    return FlatActionWrapper(gym.make(env_id, size=config.image_size), coord_bins_for(config))
+
+
+def vec_env(config, n=2, env_id="MinVLA-Synthetic-v0"):
+    return DummyVecEnv([lambda: flat_env(config, env_id)] * n)
+
+
+def observations(config):
+    env = flat_env(config)
+    obs = [env.reset(seed=seed)[0] for seed in SEEDS]
+    return {key: np.stack([o[key] for o in obs]) for key in obs[0]}
+
+
+def distribution(model, batch):
+    obs, _ = model.policy.obs_to_tensor(batch)
+    with torch.no_grad():
+        return model.policy.get_distribution(obs), obs
+
+
+def test_coord_bins_are_a_multiple_of_the_patch_grid():
+    assert coord_bins_for(VLAConfig()) == 70  # 224 px, 16-px patches: 14 patches of 5 bins
+    assert coord_bins_for(VLAConfig.preset("tiny", image_size=SIZE)) == 64  # 4 patches of 16 bins
+
+
+def test_wrapped_env_passes_check_env():
+    env = flat_env(VLAConfig.preset("tiny", image_size=SIZE))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # SB3 warns about spaces it handles badly: there must be none
+        check_env(env)
+
+
+def test_ppo_learn_changes_the_weights():
+    vla = tiny_vla()
+    model = make_ppo(vec_env(vla.config), vla, n_steps=64, batch_size=64, n_epochs=2, learning_rate=1e-3, seed=0)
+    before = {k: v.clone() for k, v in model.policy.state_dict().items()}
+    model.learn(256)
+    after = model.policy.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert any(k.startswith("features_extractor.vla.blocks") for k in changed)  # the trunk
+    assert {"features_extractor.vla.type_head.weight", "features_extractor.vla.point.score.weight"} <= changed
+    assert any(k.startswith("value_net") for k in changed)
+    assert all(torch.isfinite(v).all() for v in after.values())
+
+
+def test_deterministic_actions_and_probabilities_match_the_vla(tmp_path):
+    """A checkpoint loaded into the SB3 policy acts as VLA.act does and gives the VLA's probabilities."""
+    tiny_vla(seed=1, spread=0.2).save(tmp_path / "bc")
+    vla = VLA.from_checkpoint(tmp_path / "bc")
+    config = vla.config
+    model = make_ppo(vec_env(config), tmp_path / "bc", n_steps=16, batch_size=16)
+    batch = observations(config)
+
+    flat, _ = model.predict(batch, deterministic=True)
+    expected = vla.act_batch(batch)
+    bins = coord_bins_for(config)
+    for row, want, ids in zip(flat, expected, batch["instruction"], strict=True):
+        got = flat_to_action(row, ids, bins)
+        for key in ("type", "scroll", "text", "hotkey"):
+            assert np.array_equal(got[key], want[key]), key
+        # Points: the bin that holds VLA.act's point (FlatActionWrapper gives its centre).
+        assert np.array_equal(row[1:3], to_bin(want["point"], bins))
+        assert np.array_equal(row[3:5], to_bin(want["end_point"], bins))
+    assert len({tuple(row) for row in flat}) > len(SEEDS) // 2  # the screens differ, so must the actions
+
+    dist, obs = distribution(model, batch)
+    with torch.no_grad():
+        heads, _, _ = vla(torch.as_tensor(batch["image"]), torch.as_tensor(batch["instruction"]))
+        flat_logp = vla.flat_logits(heads)  # the VLA's own per-factor log-probabilities (FLAT_FIELDS order)
+    for i, key in ((0, "type"), (5, "scroll"), (6, "text_start"), (8, "hotkey")):
+        torch.testing.assert_close(dist.logp[key].exp(), flat_logp[i].exp(), rtol=0, atol=1e-6)
+    # The point's patch column: the VLA spreads it evenly over its own bins, the policy by the offset.
+    G = config.grid
+    cell_of_bin = ((torch.arange(config.coord_bins) + 0.5) / config.coord_bins * G).long()
+    vla_columns = torch.zeros(len(SEEDS), G).index_add_(1, cell_of_bin, flat_logp[1].exp())
+    policy_columns = dist.logp["point"].exp().view(-1, G, G).sum(1)
+    torch.testing.assert_close(policy_columns, vla_columns, rtol=0, atol=1e-5)
+
+
+def test_sample_log_prob_and_entropy_agree():
+    """The entropy is exact, so it must equal -E[log_prob] over samples (with only the used factors)."""
+    vla = tiny_vla(seed=2, spread=0.1)
+    batch = {key: value[:3] for key, value in observations(vla.config).items()}
+    with torch.no_grad():
+        heads, _, _ = vla(torch.as_tensor(batch["image"]), torch.as_tensor(batch["instruction"]))
+    points = {key: vla.decode_points(heads, key) for key in ("point", "end_point")}
+    n = 4000  # samples per screen: the same heads, repeated
+    dist = VLADistribution(vla.config).proba_distribution(
+        {k: v.repeat_interleave(n, 0) for k, v in heads.items()},
+        {k: v.repeat_interleave(n, 0) for k, v in points.items()},
+    )
+    torch.manual_seed(0)
+    actions = dist.sample()
+    logp = dist.log_prob(actions).view(3, n)
+    entropy = VLADistribution(vla.config).proba_distribution(heads, points).entropy()
+    assert ((-logp.mean(1) - entropy).abs() < 4 * logp.std(1) / n**0.5 + 1e-3).all(), (-logp.mean(1), entropy)
+    # Types follow p(type), and typed text is a non-empty span.
+    counts = torch.bincount(actions[:n, 0], minlength=len(ACTION_TYPES)) / n
+    torch.testing.assert_close(counts, dist.logp["type"][0].exp(), rtol=0, atol=0.03)
+    assert (actions[:, 7] > actions[:, 6]).all()
+    # Unused factors take no part: another hotkey changes the probability of hotkey actions only.
+    other = actions.clone()
+    other[:, 8] = (other[:, 8] + 1) % len(HOTKEYS)
+    assert torch.equal(dist.log_prob(other) != dist.log_prob(actions), actions[:, 0] == HOTKEY)
+    assert USES[HOTKEY].tolist() == [False, False, False, False, True]
+
+
+def test_export_import_round_trip_is_exact(tmp_path):
+    vla = tiny_vla(seed=3)
+    model = make_ppo(vec_env(vla.config), vla, n_steps=32, batch_size=32, learning_rate=1e-3, seed=0)
+    model.learn(64)  # weights that are no longer the checkpoint's
+    export_vla(model, tmp_path / "out")
+    model.save(tmp_path / "ppo.zip")
+    back = VLA.from_checkpoint(tmp_path / "out")
+    batch = observations(vla.config)
+    image, ids = torch.as_tensor(batch["image"]), torch.as_tensor(batch["instruction"])
+    with torch.no_grad():
+        want, _, _ = model.policy.vla.eval()(image, ids)
+        got, _, _ = back(image, ids)
+    assert all(torch.equal(want[k], got[k]) for k in want)
+
+    fresh = make_ppo(vec_env(vla.config), tmp_path / "out", n_steps=32, batch_size=32)
+    reloaded = PPO.load(tmp_path / "ppo.zip", env=vec_env(vla.config))
+    actions = torch.as_tensor(model.predict(batch, deterministic=True)[0])
+    for other in (fresh, reloaded):
+        assert np.array_equal(other.predict(batch, deterministic=True)[0], actions.numpy())
+    want_logp = distribution(model, batch)[0].log_prob(actions)
+    assert torch.equal(distribution(reloaded, batch)[0].log_prob(actions), want_logp)  # value head and all
+    assert torch.equal(distribution(fresh, batch)[0].log_prob(actions), want_logp)
+
+
+def test_features_extractor_works_with_multi_input_policy():
+    config = VLAConfig.preset("tiny", image_size=SIZE)
+    model = PPO(
+        "MultiInputPolicy",
+        vec_env(config, env_id="MinVLA-Synthetic-Click-v0"),
+        policy_kwargs=dict(
+            features_extractor_class=VLAFeaturesExtractor, features_extractor_kwargs=dict(config=config)
+        ),
+        n_steps=32,
+        batch_size=32,
+        seed=0,
+    )
+    extractor = model.policy.features_extractor
+    assert extractor.channels_first and extractor.features_dim == 2 * config.n_embd  # behind SB3's VecTransposeImage
+    before = [p.clone() for p in extractor.vla.blocks.parameters()]
+    model.learn(64)
+    assert any(not torch.equal(a, b) for a, b in zip(before, extractor.vla.blocks.parameters(), strict=True))
+    result = evaluate(model, "MinVLA-Synthetic-Click-v0", 4, env_kwargs={"size": SIZE}, progress=False)
+    assert result.episodes == 4 and result.invalid_episodes == 0  # evaluate() takes the SB3 model as it is
+
+
+def test_bad_input_is_a_clear_error(tmp_path):
+    config = VLAConfig.preset("tiny", image_size=SIZE)
+    lr = lambda _: 1e-4  # noqa: E731
+    env = flat_env(config)
+    with pytest.raises(ValueError, match="FlatActionWrapper\\(env, coord_bins=64\\)"):
+        VLAPolicy(env.observation_space, FlatActionWrapper(gym.make("MinVLA-Synthetic-v0", size=SIZE), 8).action_space, lr,
+                  vla_config=config.to_dict())  # fmt: skip
+    with pytest.raises(ValueError, match="make the env with size=64"):
+        VLAFeaturesExtractor(gym.make("MinVLA-Synthetic-v0", size=96).observation_space, config=config)
+    with pytest.raises(ValueError, match="point_head='patch'"):
+        VLAPolicy(env.observation_space, env.action_space, lr, vla_config={**config.to_dict(), "point_head": "regress"})
+    with pytest.raises(ValueError, match="exactly one of --model DIR or --resume"):
+        FinetuneConfig()
+    with pytest.raises(ValueError, match="not a registered id"):
+        FinetuneConfig(model="x", env="MinVLA-Nowhere-v0")
+    assert main(["finetune", "--model", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
+
+
+def test_minvla_finetune_end_to_end_resume_and_eval(tmp_path, capsys):
+    tiny_vla(seed=4).save(tmp_path / "bc")
+    out = tmp_path / "ft"
+    common = ["--env", "MinVLA-Synthetic-Click-v0", "--out", str(out), "--n-envs", "2", "--n-steps", "32",
+              "--batch-size", "32", "--n-epochs", "2", "--eval-episodes", "4", "--lr", "1e-3", "--no-progress"]  # fmt: skip
+    assert main(["finetune", "--model", str(tmp_path / "bc"), "--timesteps", "128", *common]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["timesteps"] == 128 and len(summary["evaluations"]) == 5
+    assert (out / "checkpoints" / "ppo_128_steps.zip").is_file() and (out / "best" / "model.safetensors").is_file()
+    assert any((out / "tb").rglob("events.out.tfevents.*"))
+    bc, tuned = VLA.from_checkpoint(tmp_path / "bc"), VLA.from_checkpoint(out)
+    assert any(not torch.equal(a, b) for a, b in zip(bc.parameters(), tuned.parameters(), strict=True))
+
+    assert main(["finetune", "--resume", "--timesteps", "192", "--vec-env", "dummy", *common]) == 0
+    assert json.loads(capsys.readouterr().out)["timesteps"] == 192
+    assert (out / "checkpoints" / "ppo_192_steps.zip").is_file()
+
+    result = tmp_path / "eval.json"
+    args = ["eval", "--model", str(out), "--env", "MinVLA-Synthetic-Click-v0", "--episodes", "4", "--json", str(result)]
+    assert main([*args, "--quiet", "--keep", "0", "--num-envs", "2"]) == 0
+    assert json.loads(result.read_text())["episodes"] == 4
