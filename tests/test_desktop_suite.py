@@ -16,17 +16,13 @@ pytest.importorskip("tkinter")
 
 
 def test_expert_succeeds_on_100_tasks_of_every_family(display):
-    result = evaluate("expert", "MinVLA-DesktopSuite-v0", episodes=100, seed=0, num_envs=1, progress=False)
+    # Eight suites on one display, stepped in lock-step as `minvla eval` does by default: each window
+    # is raised and takes the keyboard focus before its action, and the expert must not depend on it.
+    result = evaluate("expert", "MinVLA-DesktopSuite-v0", episodes=100, seed=0, num_envs=8, progress=False)
     assert result.success_rate >= 0.99, result.table()
     assert sorted(result.per_family) == sorted(FAMILY_NAMES)
     assert all(s["episodes"] == 10 for s in result.per_family.values())
-    assert result.invalid_episodes == 0
-
-
-def test_interleaved_suites_share_one_display(display):
-    # `minvla eval` steps several envs in lock-step: each suite window is raised before its action.
-    result = evaluate("expert", "MinVLA-DesktopSuite-v0", episodes=30, seed=100, num_envs=4, progress=False)
-    assert result.success_rate >= 0.95 and result.mean_steps < 2.5, result.table()
+    assert result.invalid_episodes == 0 and result.mean_steps < 2.0, result.table()
 
 
 def test_families_match_the_synthetic_ones():

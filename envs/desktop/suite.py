@@ -227,15 +227,20 @@ class TaskSuite:
         process, self._process = self._process, None
         if process is None:
             return
-        if process.poll() is None:
-            try:
+        try:
+            if process.poll() is None:
                 process.stdin.write(b'{"cmd": "quit"}\n')
-                process.stdin.close()
+                process.stdin.flush()
                 process.wait(3)
-            except (BrokenPipeError, subprocess.TimeoutExpired):
-                process.kill()
-                process.wait()
-        process.stdout.close()
+        except (BrokenPipeError, subprocess.TimeoutExpired):
+            process.kill()
+            process.wait()
+        finally:
+            for stream in (process.stdin, process.stdout):
+                try:
+                    stream.close()
+                except BrokenPipeError:
+                    pass
 
 
 def picture(path: str, families=FAMILY_NAMES, seed: int = 3, columns: int = 5) -> None:

@@ -122,7 +122,7 @@ class SuiteTask:
         x0, y0, x1, y1 = canvas.bbox(tag)
         return canvas.winfo_rootx() + (x0 + x1) // 2, canvas.winfo_rooty() + (y0 + y1) // 2
 
-    def canvas(self) -> tk.Canvas:
+    def new_canvas(self) -> tk.Canvas:
         c = tk.Canvas(self.area, bg=self.theme["bg"], highlightthickness=0)
         c.place(x=0, y=0, relwidth=1, relheight=1)
         return c
@@ -214,7 +214,7 @@ class Icon(SuiteTask):
     def build(self) -> None:
         shapes = ("circle", "square", "triangle", "diamond", "star", "cross")
         looks = self.sample([(c, s) for c in COLOURS for s in shapes], int(self.rng.integers(3, 9)))
-        self.canvas_ = c = self.canvas()
+        self.canvas = c = self.new_canvas()
         side = int(self.rng.integers(36, 60))
         for i, ((colour, shape), (x, y)) in enumerate(
             zip(looks, self.cells(len(looks), side + 40, side + 30), strict=True)
@@ -228,7 +228,7 @@ class Icon(SuiteTask):
         self.instruction = self.choice(icon.BY_LOOK).format(colour=colour, shape=shape)
 
     def expert(self):
-        return {"type": "click", "point": self.item_centre(self.canvas_, f"i{self.target}")}
+        return {"type": "click", "point": self.item_centre(self.canvas, f"i{self.target}")}
 
 
 class DoubleClick(SuiteTask):
@@ -240,7 +240,7 @@ class DoubleClick(SuiteTask):
         files = file_names(self, count)
         kinds = ["folder" if self.rng.random() < 0.5 else "document" for _ in range(count)]
         names = [folders[i] if kind == "folder" else files[i] for i, kind in enumerate(kinds)]
-        self.canvas_ = c = self.canvas()
+        self.canvas = c = self.new_canvas()
         side = int(self.rng.integers(36, 52))
         for i, (kind, name, (x, y)) in enumerate(zip(kinds, names, self.cells(count, 110, side + 34), strict=True)):
             fill = FOLDER_FILL if kind == "folder" else DOCUMENT_FILL
@@ -255,12 +255,12 @@ class DoubleClick(SuiteTask):
     def select(self, i: int) -> None:
         if i != self.target:
             self.fail()
-        self.canvas_.delete("selection")
-        x0, y0, x1, y1 = self.canvas_.bbox(f"i{i}")
-        self.canvas_.create_rectangle(x0 - 2, y0 - 2, x1 + 2, y1 + 2, outline=self.theme["select"], tags="selection")
+        self.canvas.delete("selection")
+        x0, y0, x1, y1 = self.canvas.bbox(f"i{i}")
+        self.canvas.create_rectangle(x0 - 2, y0 - 2, x1 + 2, y1 + 2, outline=self.theme["select"], tags="selection")
 
     def expert(self):
-        return {"type": "double_click", "point": self.item_centre(self.canvas_, f"i{self.target}-glyph")}
+        return {"type": "double_click", "point": self.item_centre(self.canvas, f"i{self.target}-glyph")}
 
 
 class RightClick(SuiteTask):
@@ -269,7 +269,7 @@ class RightClick(SuiteTask):
     def build(self) -> None:
         count = int(self.rng.integers(3, 9))
         names = file_names(self, count)
-        self.canvas_ = c = self.canvas()
+        self.canvas = c = self.new_canvas()
         c.bind("<Button-1>", self.close_menu)
         side = int(self.rng.integers(34, 48))
         for i, (name, (x, y)) in enumerate(zip(names, self.cells(count, 110, side + 34), strict=True)):
@@ -302,7 +302,7 @@ class RightClick(SuiteTask):
 
     def expert(self):
         if self.menu is None:
-            return {"type": "right_click", "point": self.item_centre(self.canvas_, f"i{self.target}-glyph")}
+            return {"type": "right_click", "point": self.item_centre(self.canvas, f"i{self.target}-glyph")}
         return {"type": "click", "point": self.centre(self.menu.items[self.item])}
 
 
@@ -345,7 +345,7 @@ class Menu(SuiteTask):
         document.bind("<Button-1>", self.close_menu)
         self.open: str | None = None
         self.dropdown: tk.Frame | None = None
-        self.menu, self.item = self.choice(headers), None
+        self.menu = self.choice(headers)
         self.item = self.choice(self.menus[self.menu])
         self.instruction = self.choice(menu.TEMPLATES).format(menu=self.menu, item=self.item)
 
@@ -381,7 +381,7 @@ class Drag(SuiteTask):
         files, folders = int(self.rng.integers(2, 6)), int(self.rng.integers(1, 4))
         names = file_names(self, files)
         destinations = [*self.sample(FOLDER_NAMES, folders), "Trash"]
-        self.canvas_ = c = self.canvas()
+        self.canvas = c = self.new_canvas()
         side = int(self.rng.integers(36, 50))
         spots = self.cells(files + len(destinations), 110, side + 34)
         for i, (name, (x, y)) in enumerate(zip(names, spots[:files], strict=True)):
@@ -407,12 +407,12 @@ class Drag(SuiteTask):
     def press(self, i: int, event) -> None:
         self.dragging = (i, event.x, event.y)
         self.start = (event.x, event.y)
-        self.canvas_.tag_raise(f"f{i}")
+        self.canvas.tag_raise(f"f{i}")
 
     def motion(self, event) -> None:
         if self.dragging is not None:
             i, x, y = self.dragging
-            self.canvas_.move(f"f{i}", event.x - x, event.y - y)
+            self.canvas.move(f"f{i}", event.x - x, event.y - y)
             self.dragging = (i, event.x, event.y)
 
     def release(self, event) -> None:
@@ -420,7 +420,7 @@ class Drag(SuiteTask):
             return
         i = self.dragging[0]
         self.dragging = None
-        c = self.canvas_
+        c = self.canvas
         dropped = [j for j in range(len(self.destinations)) if inside(c.bbox(f"d{j}-glyph"), event.x, event.y)]
         if dropped:
             self.succeed() if (i, dropped[0]) == (self.file, self.dest) else self.fail()
@@ -428,7 +428,7 @@ class Drag(SuiteTask):
             c.move(f"f{i}", self.start[0] - event.x, self.start[1] - event.y)
 
     def expert(self):
-        c = self.canvas_
+        c = self.canvas
         return {"type": "drag", "point": self.item_centre(c, f"f{self.file}-glyph"),
                 "end_point": self.item_centre(c, f"d{self.dest}-glyph")}  # fmt: skip
 

@@ -62,7 +62,7 @@ class Task:
 
     def fraction(self, x: float, y: float) -> tuple[float, float]:
         """Pixel coordinates -> fractions of the screen, as actions use them."""
-        return (float(np.clip(x / self.size, 0.0, 1.0)), float(np.clip(y / self.size, 0.0, 1.0)))
+        return (min(max(x / self.size, 0.0), 1.0), min(max(y / self.size, 0.0), 1.0))
 
     def at(self, element: Element) -> tuple[float, float]:
         """The centre of an element, as fractions."""
