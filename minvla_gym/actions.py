@@ -25,6 +25,7 @@ from gymnasium import spaces
 
 ACTION_TYPES = ("click", "double_click", "right_click", "drag", "scroll", "type", "hotkey")
 CLICK, DOUBLE_CLICK, RIGHT_CLICK, DRAG, SCROLL, TYPE, HOTKEY = range(len(ACTION_TYPES))
+MOUSE_PRESSES = (CLICK, DOUBLE_CLICK, RIGHT_CLICK)  # the types that press a button on something
 
 # Key combinations, lower case, "+"-joined in the order modifiers then key (pyautogui's key names).
 HOTKEYS = (

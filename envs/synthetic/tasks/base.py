@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from minvla_gym.actions import make_action
+from minvla_gym.actions import CLICK, MOUSE_PRESSES, make_action
 from minvla_gym.envs.synthetic.scene import Element, Scene, Theme
 
 
@@ -51,6 +51,16 @@ class Task:
         raise NotImplementedError
 
     # ------------------------------------------------------------ helpers for subclasses
+
+    def click_outcome(self, action, target: Element, candidates) -> Outcome:
+        """One-step "click the right one": a click on `target` succeeds; any other press on it or on
+        another of `candidates` fails; anything else changes nothing."""
+        if action["type"] not in MOUSE_PRESSES:
+            return Outcome.CONTINUE
+        hit = self.scene.hit(action["point"])
+        if hit is target:
+            return Outcome.SUCCESS if action["type"] == CLICK else Outcome.FAILURE
+        return Outcome.FAILURE if hit in candidates else Outcome.CONTINUE
 
     def choice(self, options):
         """One item of a sequence, drawn from the episode's generator."""

@@ -6,7 +6,7 @@ right-click on the target, is a mistake that ends it.
 
 from __future__ import annotations
 
-from minvla_gym.actions import CLICK, DOUBLE_CLICK, RIGHT_CLICK
+from minvla_gym.actions import CLICK, DOUBLE_CLICK, MOUSE_PRESSES
 from minvla_gym.envs.synthetic import render
 from minvla_gym.envs.synthetic.scene import Element
 from minvla_gym.envs.synthetic.tasks.base import Outcome, Task
@@ -26,7 +26,6 @@ TEMPLATES = {
 }
 FOLDER_FILLS = ((235, 190, 60), (90, 150, 230), (240, 160, 60))
 APP_FILLS = tuple(COLOURS.values())
-MOUSE_PRESSES = (CLICK, DOUBLE_CLICK, RIGHT_CLICK)
 
 
 def file_icon(role: str, kind: int, name: str, pick: int, dark: bool) -> Element:

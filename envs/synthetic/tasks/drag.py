@@ -8,7 +8,7 @@ target file itself change nothing.
 
 from __future__ import annotations
 
-from minvla_gym.actions import CLICK, DOUBLE_CLICK, DRAG, RIGHT_CLICK
+from minvla_gym.actions import DRAG, MOUSE_PRESSES
 from minvla_gym.envs.synthetic import render
 from minvla_gym.envs.synthetic.scene import Element, grid_boxes
 from minvla_gym.envs.synthetic.tasks.base import Outcome, Task
@@ -31,7 +31,6 @@ TO_TRASH = (
 FOLDER_FILLS = ((235, 190, 60), (90, 150, 230), (240, 160, 60), (120, 190, 120))
 FILE_FILLS = ((255, 255, 255), (225, 235, 250), (250, 240, 215))
 TRASH_FILL = (150, 155, 165)
-MOUSE_PRESSES = (CLICK, DOUBLE_CLICK, RIGHT_CLICK)
 
 
 class DragTask(Task):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from minvla_gym.actions import CLICK, DOUBLE_CLICK, RIGHT_CLICK
 from minvla_gym.envs.synthetic import render
 from minvla_gym.envs.synthetic.scene import Element, grid_boxes
 from minvla_gym.envs.synthetic.tasks.base import Outcome, Task
@@ -32,7 +31,6 @@ COLOUR_NAMES = tuple(COLOURS)
 COLOUR_VALUES = np.array(list(COLOURS.values()))
 # Labels that are not colour or shape words ("orange" under a pink diamond would mislead).
 ICON_LABELS = tuple(word for word in LABELS if word not in COLOURS and word not in render.SHAPES)
-MOUSE_PRESSES = (CLICK, DOUBLE_CLICK, RIGHT_CLICK)
 # How a distractor relates to the target: same colour, same shape, neither, or (label mode only) both.
 SAME_COLOUR, SAME_SHAPE, DIFFERENT, SAME_LOOK = range(4)
 
@@ -104,12 +102,7 @@ class IconTask(Task):
         self.instruction = self.choice(BY_LABEL if by_label else BY_LOOK).format(**words)
 
     def check(self, action) -> Outcome:
-        if action["type"] not in MOUSE_PRESSES:
-            return Outcome.CONTINUE
-        hit = self.scene.hit(action["point"])
-        if hit is self.target:
-            return Outcome.SUCCESS if action["type"] == CLICK else Outcome.FAILURE
-        return Outcome.FAILURE if hit in self.icons else Outcome.CONTINUE
+        return self.click_outcome(action, self.target, self.icons)
 
     def expert(self):
         return self.act("click", self.target)

@@ -6,7 +6,7 @@ header switches dropdowns and a click elsewhere closes it (the episode goes on);
 
 from __future__ import annotations
 
-from minvla_gym.actions import CLICK, DOUBLE_CLICK, HOTKEY, HOTKEY_INDEX, RIGHT_CLICK
+from minvla_gym.actions import CLICK, HOTKEY, HOTKEY_INDEX, MOUSE_PRESSES
 from minvla_gym.envs.synthetic import render
 from minvla_gym.envs.synthetic.scene import DRAW, Element, Theme
 from minvla_gym.envs.synthetic.tasks.base import Outcome, Task
@@ -36,7 +36,6 @@ TEMPLATES = (
     "go to {menu} and click {item}",
 )
 APPS = ("Writer", "Editor", "Notes", "Docs", "Pages", "Word")
-MOUSE_PRESSES = (CLICK, DOUBLE_CLICK, RIGHT_CLICK)
 ESCAPE = HOTKEY_INDEX["escape"]
 
 

@@ -7,7 +7,7 @@ right-clicks again); pressing another file or a wrong item ends the episode.
 
 from __future__ import annotations
 
-from minvla_gym.actions import CLICK, DOUBLE_CLICK, HOTKEY, HOTKEY_INDEX, RIGHT_CLICK
+from minvla_gym.actions import CLICK, DOUBLE_CLICK, HOTKEY, HOTKEY_INDEX, MOUSE_PRESSES, RIGHT_CLICK
 from minvla_gym.envs.synthetic.scene import Element
 from minvla_gym.envs.synthetic.tasks.base import Outcome, Task
 from minvla_gym.envs.synthetic.tasks.double_click import FILE, FOLDER, distinct_names, file_icon
@@ -27,7 +27,6 @@ TEMPLATES = (
     "pick {item} from the right-click menu of {name}",
     "in the context menu of {name}, choose {item}",
 )
-MOUSE_PRESSES = (CLICK, DOUBLE_CLICK, RIGHT_CLICK)
 ESCAPE = HOTKEY_INDEX["escape"]
 
 

@@ -14,7 +14,7 @@ import dataclasses
 
 import numpy as np
 
-from minvla_gym.actions import CLICK, DOUBLE_CLICK, MAX_SCROLL, RIGHT_CLICK, SCROLL
+from minvla_gym.actions import CLICK, MAX_SCROLL, MOUSE_PRESSES, SCROLL
 from minvla_gym.envs.synthetic import render
 from minvla_gym.envs.synthetic.scene import DRAW, Element, draw_box
 from minvla_gym.envs.synthetic.tasks.base import Outcome, Task
@@ -30,7 +30,6 @@ TEMPLATES = (
 DOWN = ("scroll down to {item} and click it", "scroll down the list and click {item}")
 UP = ("scroll up to {item} and click it", "scroll up the list and click {item}")
 BUTTONS = ("OK", "Cancel", "Open", "Select", "Close", "Add", "Remove")
-MOUSE_PRESSES = (CLICK, DOUBLE_CLICK, RIGHT_CLICK)
 
 
 def draw_list_item(frame, e: Element, theme) -> None:

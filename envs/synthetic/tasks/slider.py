@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minvla_gym.actions import CLICK, DOUBLE_CLICK, DRAG, RIGHT_CLICK
+from minvla_gym.actions import DRAG, MOUSE_PRESSES
 from minvla_gym.envs.synthetic import render
 from minvla_gym.envs.synthetic.scene import Element
 from minvla_gym.envs.synthetic.tasks.base import Outcome, Task
@@ -31,7 +31,6 @@ TEMPLATES = (
 BUTTONS = ("OK", "Cancel", "Apply", "Reset", "Close", "Done")
 TITLES = ("Settings", "Sound", "Display", "Preferences", "Adjust", "Mixer", "Camera")
 TOLERANCE = 4  # a drop this close to the stated value counts, as a person's hand would
-MOUSE_PRESSES = (CLICK, DOUBLE_CLICK, RIGHT_CLICK)
 
 
 def dialog_buttons(task: Task, words, right: int, bottom: int, height: int) -> list[Element]:
