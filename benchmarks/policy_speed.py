@@ -78,9 +78,9 @@ def bench(preset: str, device, batch: int, repeats: int, dtype: str) -> dict:
             with torch.no_grad(), torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
                 model(image, ids)
 
-        latency[n] = timed(infer, device, repeats if n == 1 else max(1, repeats // 2))
+        latency[n] = timed(infer, device, 10 * repeats if n == 1 else repeats)  # batch 1 is cheap: more tries
     obs = {"image": data["image"][0].cpu().numpy(), "instruction": data["instruction"][0].cpu().numpy()}
-    act_latency = timed(lambda: model.act(obs), device, repeats)  # end to end: numpy in, action dict out
+    act_latency = timed(lambda: model.act(obs), device, 10 * repeats)  # end to end: numpy in, action dict out
     return {
         "preset": preset,
         "params_M": model.num_params() / 1e6,
@@ -103,9 +103,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32, help="training batch size")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats (the best one counts)")
     parser.add_argument("--dtype", default="auto", help="auto, bf16 or fp32 (as minvla train)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     rows = []
     for preset in args.presets.split(","):
         row = bench(preset, device, args.batch, args.repeats, args.dtype)

@@ -1,16 +1,19 @@
 """PPO on this machine: env steps per second, and the from-scratch learning curve on Click.
 
     python benchmarks/ppo_speed.py                    # steps/s of the two ways in (VLAPolicy, features extractor)
-    python benchmarks/ppo_speed.py --curve --minutes 12 --png docs/ppo_from_scratch_click.png
+    python benchmarks/ppo_speed.py --curve --minutes 13 --threads 1 --eval-every 2048   # -> docs/ppo_from_scratch_click.png
+    python benchmarks/ppo_speed.py --curve --minutes 13 --threads 1 --eval-every 2048 --policy vla
 
 Speed: `PPO.learn` of `--steps` env steps after an untimed rollout-and-update warm-up, for
   - `VLAPolicy` (the VLA's own heads: what `minvla finetune` runs), and
   - `MultiInputPolicy` with `VLAFeaturesExtractor` (the VLA trunk under SB3's MLP heads),
 with the share of the time spent collecting rollouts (the rest is the PPO update).
 
-Curve (`--curve`): PPO from scratch, `MultiInputPolicy` + `VLAFeaturesExtractor`, on MinVLA-Synthetic-Click-v0
-for `--minutes` of wall time; every `--eval-every` steps `minvla_gym.evaluate` runs the deterministic policy on
-the same `--episodes` held-out seeds. Writes the CSV next to the PNG (timesteps, minutes, success, CI).
+Curve (`--curve`): PPO from scratch on MinVLA-Synthetic-Click-v0 for `--minutes` of wall time, with
+`--policy extractor` (MultiInputPolicy + VLAFeaturesExtractor, the default) or `--policy vla` (VLAPolicy);
+every `--eval-every` steps `minvla_gym.evaluate` runs the deterministic policy on the same `--episodes`
+held-out seeds. Writes PNG.<policy>.csv (timesteps, minutes, success, CI, rollout success) and draws every
+policy's CSV found next to the PNG into it.
 """
 
 from __future__ import annotations
@@ -59,6 +62,10 @@ class Args:
     """timed env steps per policy (speed)"""
     curve: bool = False
     """train from scratch and write the learning curve instead"""
+    policy: str = "extractor"
+    """the curve's policy: extractor (MultiInputPolicy + VLAFeaturesExtractor) or vla (VLAPolicy)"""
+    plot_only: bool = False
+    """only redraw the PNG from the CSVs next to it"""
     minutes: float = 12.0
     """wall-time budget of the curve run, evaluations included"""
     eval_every: int = 4096
@@ -88,22 +95,27 @@ class Timer(BaseCallback):
         return True
 
 
-def extractor_ppo(args: Args, config: VLAConfig, envs, **kwargs) -> PPO:
+POLICIES = {  # --policy: the label of its curve
+    "extractor": "MultiInputPolicy + VLAFeaturesExtractor (SB3's heads)",
+    "vla": "VLAPolicy (the VLA's own heads)",
+}
+
+
+def make_model(policy: str, args: Args, config: VLAConfig, envs, **kwargs) -> PPO:
+    """PPO from scratch with either way in (see the module docstring)."""
     kwargs = dict(n_steps=args.n_steps, batch_size=args.batch_size, n_epochs=args.n_epochs, learning_rate=args.lr,
                   seed=args.seed, **kwargs)  # fmt: skip
+    if policy == "vla":
+        return make_ppo(envs, VLA(config), **kwargs)
     policy_kwargs = dict(features_extractor_class=VLAFeaturesExtractor, features_extractor_kwargs=dict(config=config))
     return PPO("MultiInputPolicy", envs, policy_kwargs=policy_kwargs, **kwargs)
 
 
 def speed(args: Args, config: VLAConfig) -> dict:
     results = {}
-    ppo_kwargs = dict(n_steps=args.n_steps, batch_size=args.batch_size, n_epochs=args.n_epochs, seed=args.seed)
-    for name in ("VLAPolicy", "MultiInputPolicy+VLAFeaturesExtractor"):
+    for policy, name in POLICIES.items():
         envs = make_envs(args.env_id, config, args.n_envs, args.seed)
-        if name == "VLAPolicy":
-            model = make_ppo(envs, VLA(config), learning_rate=args.lr, **ppo_kwargs)
-        else:
-            model = extractor_ppo(args, config, envs)
+        model = make_model(policy, args, config, envs)
         model.learn(args.n_steps * args.n_envs)  # warm-up: one rollout and one update
         timer, cpu, start = Timer(), time.process_time(), time.perf_counter()
         model.learn(args.steps, callback=timer, reset_num_timesteps=False)
@@ -111,7 +123,7 @@ def speed(args: Args, config: VLAConfig) -> dict:
         steps = model.num_timesteps - args.n_steps * args.n_envs
         results[name] = {"steps_per_s": round(steps / wall, 1), "steps_per_cpu_s": round(steps / (time.process_time() - cpu), 1),
                          "rollout_share": round(timer.rollout_s / wall, 3), "steps": steps}  # fmt: skip
-        print(f"{name:40s} {steps / wall:7.1f} env steps/s, {results[name]['steps_per_cpu_s']:7.1f} per CPU second "
+        print(f"{name:55s} {steps / wall:6.1f} env steps/s, {results[name]['steps_per_cpu_s']:6.1f} per CPU second "
               f"({100 * timer.rollout_s / wall:.0f}% of the time in rollouts)")  # fmt: skip
         envs.close()
     return results
@@ -119,8 +131,7 @@ def speed(args: Args, config: VLAConfig) -> dict:
 
 def curve(args: Args, config: VLAConfig) -> list[dict]:
     envs = make_envs(args.env_id, config, args.n_envs, args.seed)
-    model = extractor_ppo(args, config, envs, ent_coef=args.ent_coef)
-    png = Path(args.png)
+    model = make_model(args.policy, args, config, envs, ent_coef=args.ent_coef)
     rows, start = [], time.time()
 
     def measure():
@@ -136,38 +147,47 @@ def curve(args: Args, config: VLAConfig) -> list[dict]:
     while (time.time() - start) / 60 < args.minutes:
         model.learn(args.eval_every, reset_num_timesteps=False)
         measure()
+    png = Path(args.png)
     png.parent.mkdir(parents=True, exist_ok=True)
-    with open(png.with_suffix(".csv"), "w", newline="") as f:
+    with open(png.with_suffix(f".{args.policy}.csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    plot(rows, png, args, config)
+    plot(png, args, config)
     return rows
 
 
-def plot(rows: list[dict], png: Path, args: Args, config: VLAConfig) -> None:
+def plot(png: Path, args: Args, config: VLAConfig) -> None:
+    """One curve per policy whose CSV lies next to the PNG (PNG.extractor.csv, PNG.vla.csv)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    steps = [r["timesteps"] for r in rows]
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=120)
-    ax.plot(
-        steps, [100 * r["success_rate"] for r in rows], "o-", label=f"deterministic, {args.episodes} held-out seeds"
-    )
-    ax.fill_between(steps, [100 * r["ci_low"] for r in rows], [100 * r["ci_high"] for r in rows], alpha=0.2)
-    ax.plot(steps, [100 * r["rollout_success"] for r in rows], "--", label="rollouts (sampled, last 100 episodes)")
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
+    for policy, label in POLICIES.items():
+        path = png.with_suffix(f".{policy}.csv")
+        if not path.is_file():
+            continue
+        with open(path) as f:
+            rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        steps = [r["timesteps"] for r in rows]
+        line, = ax.plot(steps, [100 * r["success_rate"] for r in rows], "o-", ms=3,
+                        label=f"{label}, {rows[-1]['minutes']:.0f} min")  # fmt: skip
+        ax.fill_between(steps, [100 * r["ci_low"] for r in rows], [100 * r["ci_high"] for r in rows],
+                        color=line.get_color(), alpha=0.15)  # fmt: skip
+        ax.plot(steps, [100 * r["rollout_success"] for r in rows], ":", color=line.get_color())
     ax.set(xlabel="env steps", ylabel="success (%)", ylim=(0, 100),
-           title=f"PPO from scratch on {args.env_id.removeprefix('MinVLA-Synthetic-')}: VLA trunk ({args.preset}, "
-                 f"{config.image_size} px) + SB3 heads, {rows[-1]['minutes']:.0f} min CPU")  # fmt: skip
+           title=f"PPO from scratch on {args.env_id.removeprefix('MinVLA-Synthetic-')}, {args.preset} VLA at "
+                 f"{config.image_size} px, 2-core CPU\nsolid: deterministic on {args.episodes} held-out seeds (95% CI); "
+                 "dotted: sampled rollouts")  # fmt: skip
     ax.title.set_fontsize(9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(png)
     plt.close(fig)
-    print(f"wrote {png} and {png.with_suffix('.csv')}")
+    print(f"wrote {png}")
 
 
 def main() -> None:
@@ -183,7 +203,14 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     config = VLAConfig.preset(args.preset, image_size=args.size)
     print(f"{args.preset} VLA at {args.size} px, {args.n_envs} envs, torch threads {torch.get_num_threads()}")
-    curve(args, config) if args.curve else speed(args, config)
+    if args.policy not in POLICIES:
+        parser.error(f"--policy must be one of {list(POLICIES)}")
+    if args.plot_only:
+        plot(Path(args.png), args, config)
+    elif args.curve:
+        curve(args, config)
+    else:
+        speed(args, config)
 
 
 if __name__ == "__main__":

@@ -157,6 +157,9 @@ class VLA(nn.Module):
         self.stem = nn.Sequential(*convs, nn.Conv2d(widths[-1], d, 2, stride=2))
         self.patch_pos = nn.Parameter(torch.zeros(1, c.grid * c.grid, d))
         self.tok_emb = nn.Embedding(c.vocab_size, d)
+        # Both modalities enter the residual stream at unit scale: with the stem's patches ~10x larger
+        # than 0.02-scale byte embeddings, the instruction was drowned out (hotkeys stayed at chance).
+        self.ln_patch, self.ln_text = nn.LayerNorm(d), nn.LayerNorm(d)
         self.tok_pos = nn.Parameter(torch.zeros(1, c.max_instruction_tokens, d))
         self.queries = nn.Parameter(torch.zeros(1, 2, d))  # act, end
         self.blocks = nn.ModuleList([Block(c) for _ in range(c.n_layer)])
@@ -206,8 +209,8 @@ class VLA(nn.Module):
         T = max(1, int((instruction != 0).sum(1).max()))
         ids = instruction[:, :T]
         x = image.permute(0, 3, 1, 2).float().div(255.0).sub(0.5).contiguous(memory_format=torch.channels_last)
-        patches = self.stem(x).flatten(2).transpose(1, 2) + self.patch_pos  # (B, P, C)
-        text = self.tok_emb(ids) + self.tok_pos[:, :T]  # (B, T, C)
+        patches = self.ln_patch(self.stem(x).flatten(2).transpose(1, 2)) + self.patch_pos  # (B, P, C)
+        text = self.ln_text(self.tok_emb(ids)) + self.tok_pos[:, :T]  # (B, T, C)
         h = torch.cat([self.queries.expand(B, -1, -1), patches, text], dim=1)
         P = patches.size(1)
         keep = torch.cat([torch.ones(B, 2 + P, dtype=torch.bool, device=ids.device), ids != 0], dim=1)

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.distributions import Distribution
-from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.preprocessing import preprocess_obs
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 
@@ -110,6 +110,13 @@ class VLAFeaturesExtractor(BaseFeaturesExtractor):
         # The trunk's output tokens are not among VLA.forward's results: catch them at the final layer norm.
         self._hidden: torch.Tensor | None = None
         self.vla.ln_f.register_forward_hook(self._keep_hidden)
+
+    def apply(self, fn):
+        # SB3's ortho_init (ActorCriticPolicy._build) re-initialises every Linear and Conv2d of the features
+        # extractor. The VLA brings its own initialisation (GPT-2 style) or a checkpoint's weights: keep them.
+        if getattr(fn, "func", None) is BasePolicy.init_weights:
+            return self
+        return super().apply(fn)
 
     def _keep_hidden(self, module, inputs, output):
         self._hidden = output

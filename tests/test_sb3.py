@@ -183,13 +183,14 @@ def test_export_import_round_trip_is_exact(tmp_path):
     assert torch.equal(distribution(fresh, batch)[0].log_prob(actions), want_logp)
 
 
-def test_features_extractor_works_with_multi_input_policy():
-    config = VLAConfig.preset("tiny", image_size=SIZE)
+def test_features_extractor_works_with_multi_input_policy(tmp_path):
+    tiny_vla(seed=5).save(tmp_path / "bc")
+    config = VLA.from_checkpoint(tmp_path / "bc").config
     model = PPO(
         "MultiInputPolicy",
         vec_env(config, env_id="MinVLA-Synthetic-Click-v0"),
         policy_kwargs=dict(
-            features_extractor_class=VLAFeaturesExtractor, features_extractor_kwargs=dict(config=config)
+            features_extractor_class=VLAFeaturesExtractor, features_extractor_kwargs=dict(checkpoint=tmp_path / "bc")
         ),
         n_steps=32,
         batch_size=32,
@@ -197,6 +198,9 @@ def test_features_extractor_works_with_multi_input_policy():
     )
     extractor = model.policy.features_extractor
     assert extractor.channels_first and extractor.features_dim == 2 * config.n_embd  # behind SB3's VecTransposeImage
+    # SB3's orthogonal init of the extractor leaves the VLA alone: it starts from the checkpoint.
+    checkpoint = VLA.from_checkpoint(tmp_path / "bc").state_dict()
+    assert all(torch.equal(v, checkpoint[k]) for k, v in extractor.vla.state_dict().items())
     before = [p.clone() for p in extractor.vla.blocks.parameters()]
     model.learn(64)
     assert any(not torch.equal(a, b) for a, b in zip(before, extractor.vla.blocks.parameters(), strict=True))
