@@ -177,7 +177,11 @@ def plot(png: Path, args: Args, config: VLAConfig) -> None:
         ax.fill_between(steps, [100 * r["ci_low"] for r in rows], [100 * r["ci_high"] for r in rows],
                         color=line.get_color(), alpha=0.15)  # fmt: skip
         ax.plot(steps, [100 * r["rollout_success"] for r in rows], ":", color=line.get_color())
-    ax.set(xlabel="env steps", ylabel="success (%)", ylim=(0, 100),
+    chance = evaluate(
+        "random", args.env_id, args.episodes, seed=0, env_kwargs={"size": config.image_size}, progress=False
+    )
+    ax.axhline(100 * chance.success_rate, color="grey", ls="--", lw=1, label="uniformly random actions")
+    ax.set(xlabel="env steps", ylabel="success (%)", ylim=(0, 40),
            title=f"PPO from scratch on {args.env_id.removeprefix('MinVLA-Synthetic-')}, {args.preset} VLA at "
                  f"{config.image_size} px, 2-core CPU\nsolid: deterministic on {args.episodes} held-out seeds (95% CI); "
                  "dotted: sampled rollouts")  # fmt: skip

@@ -22,4 +22,6 @@ fi
 python -c "import torch" 2>/dev/null || python -m pip install -q "torch==2.13.0"
 python -m pip install -q -e ".[all,dev]"
 
+# One math thread per worker: two pytest workers already fill the two cores.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 python -m pytest -n 2 --dist loadfile "$@"

@@ -105,3 +105,15 @@ def test_minvla_quickstart_runs_end_to_end(tmp_path, capsys):
     report = json.loads((out / "quickstart.json").read_text())
     assert report["episodes"] == 4 and 0.0 <= report["success_rate"] <= 1.0 and report["training"]["steps"] >= 1
     assert main(["quickstart", "--minutes", "0"]) == 2
+
+
+def test_minvla_train_from_a_dataset_folder(tmp_path):
+    from minvla_gym.dataset import collect
+
+    collect("MinVLA-Synthetic-Type-v0", 3, tmp_path / "demos", seed=0, progress=False)
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "demos"), *FAST[1:], "--max-iters", "3", "--out", str(out),
+                 "--eval-episodes", "0", "--log-interval", "1"]) == 0  # fmt: skip
+    losses = rows(out / "metrics.csv")
+    assert len(losses) == 3 and float(losses[0]["aux_patch_chars"]) > 0  # element lists reach the reading losses
+    assert float(losses[0]["text_start"]) > 0  # Type demos train the span head
