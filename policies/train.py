@@ -239,10 +239,13 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     start_time, last_log, result = time.time() - elapsed, time.time(), None
     samples_since = 0
 
+    evaluated_at = -1
+
     def evaluate_and_save(final: bool) -> None:
-        nonlocal best, result
+        nonlocal best, result, evaluated_at
         minutes = (time.time() - start_time) / 60
-        if cfg.eval_episodes > 0:
+        if cfg.eval_episodes > 0 and evaluated_at != step:  # the final call may follow a periodic one
+            evaluated_at = step
             result = evaluate_policy(model, cfg)
             model.train()
             row = {"step": step, "minutes": round(minutes, 3), "success_rate": result.success_rate}
