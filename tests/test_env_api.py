@@ -22,7 +22,7 @@ from gymnasium.vector.utils import concatenate, create_empty_array
 from minvla_gym import tokenizer
 from minvla_gym.actions import make_action
 from minvla_gym.envs.desktop.xvfb import Xvfb
-from minvla_gym.envs.synthetic.env import MARK
+from minvla_gym.envs.synthetic.env import MARK, SyntheticDesktopEnv
 from minvla_gym.envs.synthetic.tasks import FAMILIES
 
 SYNTHETIC_IDS = sorted(
@@ -270,3 +270,9 @@ def test_observations_are_fresh_arrays(env_id):
     obs, *_ = env.step(noop(info))
     assert np.array_equal(obs["image"], kept)
     assert tokenizer.decode(obs["instruction"]) == info["instruction"]
+
+
+@pytest.mark.parametrize("size", [32, 63, 100.0, "224"])
+def test_too_small_or_non_int_size_is_a_clear_error(size):
+    with pytest.raises(ValueError, match="size must be an int of at least 64"):
+        SyntheticDesktopEnv(size=size)

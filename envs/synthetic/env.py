@@ -16,6 +16,8 @@ from minvla_gym.envs.synthetic.tasks import FAMILIES
 from minvla_gym.envs.synthetic.tasks.base import Outcome, Task
 from minvla_gym.observation import DEFAULT_SIZE, make_observation_space
 
+MIN_SIZE = 64
+
 
 class SyntheticDesktopEnv(gym.Env):
     """A synthetic desktop: windows, buttons, icons, fields, lists, menus and sliders, drawn with numpy.
@@ -60,7 +62,7 @@ class SyntheticDesktopEnv(gym.Env):
 
     ## Arguments
     - `task`: a family name, a sequence of names, or None for every family.
-    - `size`: side of the square screen (and observation) in pixels, default 224.
+    - `size`: side of the square screen (and observation) in pixels, default 224, at least 64.
     - `render_mode`: "rgb_array" (the screen with the last action drawn) or "human" (a Tk window).
 
     ## Version History
@@ -82,7 +84,10 @@ class SyntheticDesktopEnv(gym.Env):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode {render_mode!r} not in {self.metadata['render_modes']}")
         self.families = names
-        self.size = size
+        if not isinstance(size, (int, np.integer)) or size < MIN_SIZE:
+            # Below 64 px a window, its title bar and a few readable labels no longer fit.
+            raise ValueError(f"size must be an int of at least {MIN_SIZE} pixels, got {size!r}")
+        self.size = int(size)
         self.render_mode = render_mode
         self.observation_space = make_observation_space(size)
         self.action_space = make_action_space()
