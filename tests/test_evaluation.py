@@ -5,11 +5,11 @@ import json
 import gymnasium as gym
 import numpy as np
 import pytest
-from minvla_gym.envs.synthetic.tasks import FAMILIES
 from PIL import Image
 
 from minvla_gym.actions import ACTION_TYPES, make_action
 from minvla_gym.cli import main
+from minvla_gym.envs.synthetic.tasks import FAMILIES
 from minvla_gym.evaluation import contact_sheet, evaluate, plot_per_family, wilson_interval
 from minvla_gym.wrappers import FlatActionWrapper
 
@@ -157,6 +157,7 @@ def test_cli_end_to_end(tmp_path, capsys):
 
 def test_cli_evaluates_a_vla_checkpoint_at_its_own_screen_size(tmp_path):
     import torch
+
     from minvla_gym.policies.model import VLA, VLAConfig
 
     torch.manual_seed(0)
