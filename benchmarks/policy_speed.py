@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 
 import torch
@@ -28,16 +29,16 @@ def sync(device):
 
 
 def timed(fn, device, repeats: int) -> float:
-    """Best of `repeats` wall times of fn() (the minimum is the least disturbed by other processes)."""
+    """Median of `repeats` wall times of fn(), after one warm-up call."""
     fn()  # warm-up
-    best = float("inf")
+    times = []
     for _ in range(repeats):
         sync(device)
         t = time.perf_counter()
         fn()
         sync(device)
-        best = min(best, time.perf_counter() - t)
-    return best
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
 
 
 def matmul_flops(device, dtype, n: int = 2048, repeats: int = 5) -> float:
@@ -101,7 +102,7 @@ def main() -> None:
     parser.add_argument("--presets", default="tiny,small,base", help="comma-separated presets")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch", type=int, default=32, help="training batch size")
-    parser.add_argument("--repeats", type=int, default=3, help="timed repeats (the best one counts)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed repeats (the median counts)")
     parser.add_argument("--dtype", default="auto", help="auto, bf16 or fp32 (as minvla train)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--json", help="also write the results here")
