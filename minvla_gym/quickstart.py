@@ -2,10 +2,15 @@
 
     minvla quickstart                 # 30 minutes on a laptop CPU, collection (on the fly) included
     minvla quickstart --minutes 5     # a shorter look
+    minvla quickstart --from-scratch  # random weights instead of the shipped pretrained checkpoint
 
 Behaviour cloning of the `small` VLA straight from the scripted expert (no dataset on disk), with the
 schedule sized to the time budget, then an evaluation of the best checkpoint on held-out seeds of
 MinVLA-Synthetic-v0: success overall and per task family, with 95% intervals.
+
+By default training starts from `minvla_gym/checkpoints/small`, a `small` VLA behaviour-cloned on the same
+synthetic expert (other seeds) by `examples/pretrain.py` on the same 2-core CPU, because reading labels
+takes more optimizer steps than 30 CPU minutes hold (see docs/policy.md for both learning curves).
 """
 
 from __future__ import annotations
@@ -19,6 +24,10 @@ from pathlib import Path
 
 EVAL_SEED = 0  # training episodes use seeds >= 2**62, in-training checks 1_000_000 + k: these are held out
 FINAL_EVAL_RESERVE = 0.04  # share of the budget kept back from training for the final evaluation (~1 min of 30)
+PRETRAINED = Path(__file__).parent / "checkpoints" / "small"  # made by examples/pretrain.py
+# From the pretrained weights: a third of the from-scratch peak, a short warmup, then cosine decay all the way
+# (in pretraining, success stalled while the learning rate held at its peak and rose once it decayed).
+FINETUNE_SCHEDULE = {"lr": 3e-4, "warmup": 0.02, "decay": 0.9}
 
 
 def configure_cli(parser: argparse.ArgumentParser) -> None:
@@ -30,24 +39,34 @@ def configure_cli(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda (cpu)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the data (0)")
     parser.add_argument("--env", default="MinVLA-Synthetic-v0", help="env id to train for and evaluate on")
+    parser.add_argument("--init", default=str(PRETRAINED), help="checkpoint to start from (the shipped small VLA)")
+    parser.add_argument("--from-scratch", dest="init", action="store_const", const=None,
+                        help="start from random weights of --preset instead")  # fmt: skip
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
     parser.set_defaults(func=run_cli)
 
 
 def quickstart(minutes: float = 30.0, preset: str = "small", out: str = "runs/quickstart", episodes: int = 200,
                device: str = "cpu", seed: int = 0, env_id: str = "MinVLA-Synthetic-v0", progress: bool = True,
-               check_episodes: int = 60):  # fmt: skip
-    """Train within `minutes` of wall time and evaluate; returns (EvalResult, training summary)."""
+               check_episodes: int = 60, init: str | None = str(PRETRAINED)):  # fmt: skip
+    """Train within `minutes` of wall time and evaluate; returns (EvalResult, training summary).
+
+    `init`: a checkpoint to fine-tune (its architecture wins over `preset`); None trains `preset` from scratch.
+    """
     from minvla_gym.evaluation import evaluate
     from minvla_gym.policies.model import VLA
     from minvla_gym.policies.train import TrainConfig, train
 
     if minutes <= 0 or episodes < 1:
         raise ValueError(f"--minutes must be positive and --episodes >= 1, got {minutes} and {episodes}")
+    if init is not None and not (Path(init) / "model.safetensors").is_file():
+        raise ValueError(f"--init {init}: no checkpoint there (give another, or --from-scratch)")
     began = time.time()
+    schedule = FINETUNE_SCHEDULE if init else {}
     cfg = TrainConfig(synthetic=True, preset=preset, max_iters=10**9, out=out, device=device, seed=seed,
                       time_budget=minutes * (1 - FINAL_EVAL_RESERVE), eval_env=env_id, progress=progress,
-                      eval_episodes=check_episodes, eval_minutes=max(0.5, minutes / 6))  # fmt: skip
+                      eval_episodes=check_episodes, eval_minutes=max(0.5, minutes / 6), init=init,
+                      **schedule)  # fmt: skip
     summary = train(cfg)
     model = VLA.from_checkpoint(Path(out) / "best", device=device)
     result = evaluate(model, env_id, episodes, EVAL_SEED, num_envs=16, progress=False)
@@ -73,12 +92,13 @@ def learning_curve(out: str) -> str:
 def run_cli(args: argparse.Namespace) -> int:
     try:
         result, summary = quickstart(args.minutes, args.preset, args.out, args.episodes, args.device, args.seed,
-                                     args.env, args.progress, args.check_episodes)  # fmt: skip
+                                     args.env, args.progress, args.check_episodes, args.init)  # fmt: skip
     except ValueError as error:
         print(f"minvla quickstart: {error}", file=sys.stderr)
         return 2
     print(f"\nlearning curve (in-training checks, {args.env}):\n{learning_curve(args.out)}")
-    print(f"\n{args.env}, {result.episodes} held-out episodes, best checkpoint {args.out}/best "
+    start = f"fine-tuned from {args.init}" if args.init else f"{args.preset} from scratch"
+    print(f"\n{args.env}, {result.episodes} held-out episodes, {start}, best checkpoint {args.out}/best "
           f"({summary['steps']} steps, {summary['wall_minutes']:.1f} min wall):")  # fmt: skip
     print(result.table())
     print(f"\nsuccess: {result.success_rate:.1%}  (details: {args.out}/quickstart.json, curves: {args.out}/curves.png)")

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
-from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 from tqdm.auto import tqdm
 
@@ -49,8 +49,11 @@ CHECKPOINT = re.compile(r"ppo_(\d+)_steps\.zip")
 @dataclass
 class FinetuneConfig:
     model: str | None = field(default=None, metadata={"help": "VLA checkpoint to start from (not with --resume)"})
-    env: str = field(default="MinVLA-Synthetic-v0", metadata={"help": "env id to fine-tune on"})
+    env: str = field(
+        default="MinVLA-Synthetic-v0", metadata={"help": "env id to fine-tune on (several, comma-separated: a mix)"}
+    )
     timesteps: int = field(default=20_000, metadata={"help": "env steps in all (a resumed run counts its own)"})
+    minutes: float = field(default=0.0, metadata={"help": "also stop after this many minutes of learning (0: off)"})
     out: str = field(default="finetune", metadata={"help": "output folder: the VLA, checkpoints, logs"})
     n_envs: int = field(default=4, metadata={"help": "parallel envs"})
     seed: int = field(default=0, metadata={"help": "seed of PPO and the envs"})
@@ -78,7 +81,7 @@ class FinetuneConfig:
         for name in ("timesteps", "n_envs", "n_steps", "batch_size", "n_epochs"):
             if getattr(self, name) < 1:
                 problems.append(f"{name}={getattr(self, name)} must be >= 1")
-        for name in ("eval_freq", "eval_episodes", "checkpoint_freq", "threads", "ent_coef", "target_kl"):
+        for name in ("eval_freq", "eval_episodes", "checkpoint_freq", "threads", "ent_coef", "target_kl", "minutes"):
             if getattr(self, name) < 0:
                 problems.append(f"{name}={getattr(self, name)} must be >= 0")
         if self.lr <= 0 or not 0 < self.gamma <= 1 or self.clip_range <= 0:
@@ -87,23 +90,31 @@ class FinetuneConfig:
             problems.append(f"vec_env={self.vec_env!r} must be subproc or dummy")
         if self.device.split(":")[0] not in ("cpu", "cuda", "auto"):
             problems.append(f"device={self.device!r} must be cpu, cuda or auto")
-        if self.env not in gym.registry:
-            problems.append(f"env={self.env!r} is not a registered id (import minvla_gym registers ours)")
+        unknown = [env_id for env_id in self.env.split(",") if env_id not in gym.registry]
+        if unknown:
+            problems.append(f"env={unknown} is not a registered id (import minvla_gym registers ours)")
         if problems:
             raise ValueError("invalid finetune arguments: " + "; ".join(problems))
 
 
 def make_envs(env_id: str, config: VLAConfig, n_envs: int, seed: int, subproc: bool = False):
-    """n_envs Monitor-wrapped envs at the VLA's screen size, with its flat action space (CleanRL's make_env)."""
-    return make_vec_env(
-        env_id,
-        n_envs=n_envs,
-        seed=seed,
-        env_kwargs={"size": config.image_size},
-        wrapper_class=FlatActionWrapper,
-        wrapper_kwargs={"coord_bins": coord_bins_for(config)},
-        vec_env_cls=SubprocVecEnv if subproc and n_envs > 1 else DummyVecEnv,
-    )
+    """n_envs Monitor-wrapped envs at the VLA's screen size, with its flat action space (CleanRL's make_env).
+
+    `env_id` may name several ids, comma-separated: env i runs id i % len(ids), so "MinVLA-Synthetic-Type-v0,
+    MinVLA-Synthetic-v0" with 4 envs trains half on Type and half on every family.
+    """
+    ids = env_id.split(",")
+
+    def make(rank: int):
+        def thunk():
+            env = Monitor(gym.make(ids[rank % len(ids)], size=config.image_size))
+            return FlatActionWrapper(env, coord_bins=coord_bins_for(config))
+
+        return thunk
+
+    envs = (SubprocVecEnv if subproc and n_envs > 1 else DummyVecEnv)([make(i) for i in range(n_envs)])
+    envs.seed(seed)  # env i gets seed + i
+    return envs
 
 
 class ProgressBar(BaseCallback):
@@ -118,6 +129,20 @@ class ProgressBar(BaseCallback):
 
     def _on_training_end(self) -> None:
         self.bar.close()
+
+
+class TimeBudget(BaseCallback):
+    """Stop learning once `seconds` of wall time have passed (checked every env step)."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+
+    def _on_training_start(self) -> None:
+        self.deadline = time.time() + self.seconds
+
+    def _on_step(self) -> bool:
+        return time.time() < self.deadline
 
 
 class Checkpoint(BaseCallback):
@@ -203,11 +228,13 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
     callbacks: list[BaseCallback] = [Checkpoint(out, max(1, (cfg.checkpoint_freq or cfg.timesteps // 5) // cfg.n_envs))]
     history: list[tuple[int, float]] = []
     if cfg.eval_episodes:
-        eval_env = make_envs(cfg.env, vla.config, 1, cfg.seed + 1_000_000)
+        eval_env = make_envs(cfg.env.split(",")[0], vla.config, 1, cfg.seed + 1_000_000)  # the first id
         after = EvalLog(history)
         callbacks.append(EvalCallback(eval_env, callback_on_new_best=ExportBest(out / "best"), callback_after_eval=after,
                                       n_eval_episodes=cfg.eval_episodes, log_path=str(out), verbose=0,
                                       eval_freq=max(1, (cfg.eval_freq or cfg.timesteps // 5) // cfg.n_envs)))  # fmt: skip
+    if cfg.minutes:
+        callbacks.append(TimeBudget(cfg.minutes * 60))
     if cfg.progress:
         callbacks.append(ProgressBar())
     start, steps_before = time.time(), model.num_timesteps

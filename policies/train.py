@@ -45,6 +45,9 @@ class TrainConfig:
     out: str = field(default="out", metadata={"help": "output folder (checkpoints, metrics, curves)"})
     device: str = field(default="cpu", metadata={"help": "cpu or cuda"})
     resume: bool = field(default=False, metadata={"help": "continue from OUT/last at its saved step"})
+    init: str | None = field(
+        default=None, metadata={"help": "start from this VLA checkpoint's weights (fresh optimizer and schedule)"}
+    )
     seed: int = field(default=0, metadata={"help": "seed of the weights and the data stream"})
     batch_size: int = field(default=32, metadata={"help": "samples per step (per process under torchrun)"})
     lr: float = field(default=1e-3, metadata={"help": "peak learning rate"})
@@ -211,6 +214,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         state = torch.load(out / "last" / STATE_FILE, map_location=device, weights_only=True)
         step, elapsed, best = int(state["step"]), float(state["elapsed"]), float(state["best"])
         torch.set_rng_state(state["torch_rng"])
+    elif cfg.init:  # fine-tuning: the checkpoint's architecture and weights, this run's optimizer and schedule
+        model = VLA.from_checkpoint(cfg.init, device=device).train()
     else:
         model = VLA(VLAConfig.preset(cfg.preset, **overrides)).to(device)
     optimizer = make_optimizer(model, cfg)

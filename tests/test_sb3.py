@@ -15,7 +15,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from minvla_gym.actions import ACTION_TYPES, HOTKEY, HOTKEYS
 from minvla_gym.cli import main
 from minvla_gym.evaluation import evaluate
-from minvla_gym.policies.finetune import FinetuneConfig
+from minvla_gym.policies.finetune import FinetuneConfig, make_envs
 from minvla_gym.policies.model import VLA, VLAConfig
 from minvla_gym.policies.sb3 import (
     USES,
@@ -247,3 +247,26 @@ def test_minvla_finetune_end_to_end_resume_and_eval(tmp_path, capsys):
     args = ["eval", "--model", str(out), "--env", "MinVLA-Synthetic-Click-v0", "--episodes", "4", "--json", str(result)]
     assert main([*args, "--quiet", "--keep", "0", "--num-envs", "2"]) == 0
     assert json.loads(result.read_text())["episodes"] == 4
+
+
+def test_minvla_finetune_stops_at_its_time_budget(tmp_path, capsys):
+    tiny_vla(seed=5).save(tmp_path / "bc")
+    args = ["finetune", "--model", str(tmp_path / "bc"), "--env", "MinVLA-Synthetic-Click-v0", "--out",
+            str(tmp_path / "ft"), "--timesteps", "1000000", "--minutes", "0.05", "--n-envs", "2", "--n-steps", "16",
+            "--batch-size", "32", "--vec-env", "dummy", "--eval-episodes", "0", "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert 0 < summary["timesteps"] < 1_000_000 and summary["seconds"] < 60
+    assert main([*args[:-1], "--minutes", "-1"]) == 2
+
+
+def test_make_envs_mixes_comma_separated_ids():
+    envs = make_envs(
+        "MinVLA-Synthetic-Type-v0,MinVLA-Synthetic-Click-v0", VLAConfig.preset("tiny", image_size=64), 4, 0
+    )
+    envs.reset()
+    assert [info["task"] for info in envs.reset_infos] == ["Type", "Click", "Type", "Click"]
+    assert envs.observation_space["image"].shape == (64, 64, 3)
+    envs.close()
+    with pytest.raises(ValueError, match="MinVLA-Nowhere-v0"):
+        FinetuneConfig(model="x", env="MinVLA-Synthetic-v0,MinVLA-Nowhere-v0")

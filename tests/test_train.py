@@ -99,12 +99,25 @@ def test_ddp_two_cpu_processes_on_gloo(tmp_path):
 def test_minvla_quickstart_runs_end_to_end(tmp_path, capsys):
     out = tmp_path / "qs"
     assert main(["quickstart", "--minutes", "0.15", "--preset", "tiny", "--episodes", "4", "--out", str(out),
-                 "--check-episodes", "2", "--no-progress"]) == 0  # fmt: skip
+                 "--check-episodes", "2", "--no-progress", "--from-scratch"]) == 0  # fmt: skip
     printed = capsys.readouterr().out
     assert "success:" in printed and "MinVLA-Synthetic-v0, 4 held-out episodes" in printed
     report = json.loads((out / "quickstart.json").read_text())
     assert report["episodes"] == 4 and 0.0 <= report["success_rate"] <= 1.0 and report["training"]["steps"] >= 1
     assert main(["quickstart", "--minutes", "0"]) == 2
+    assert main(["quickstart", "--init", str(tmp_path / "nowhere")]) == 2
+    assert "no checkpoint there" in capsys.readouterr().err
+
+
+def test_init_starts_from_a_checkpoint_with_a_fresh_schedule(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert main(["train", *FAST, "--max-iters", "2", "--out", str(first), "--eval-episodes", "0"]) == 0
+    # --preset small is overridden by the checkpoint's architecture; lr ~0 keeps the weights where they start.
+    assert main(["train", *FAST, "--preset", "small", "--max-iters", "1", "--out", str(second), "--eval-episodes",
+                 "0", "--init", str(first / "last"), "--lr", "1e-12", "--seed", "3"]) == 0  # fmt: skip
+    start, after = load_file(first / "last" / "model.safetensors"), load_file(second / "last" / "model.safetensors")
+    assert start.keys() == after.keys() and all(torch.allclose(start[k], after[k], atol=1e-6) for k in start)
+    assert torch.load(second / "last" / STATE_FILE, weights_only=True)["step"] == 1  # a new run, not a resume
 
 
 def test_minvla_train_from_a_dataset_folder(tmp_path):
