@@ -3,6 +3,7 @@
     minvla quickstart                 # 30 minutes on a laptop CPU, collection (on the fly) included
     minvla quickstart --minutes 5     # a shorter look
     minvla quickstart --from-scratch  # random weights instead of the shipped pretrained checkpoint
+    minvla quickstart --preset tiny   # other presets start from scratch (the shipped checkpoint is small)
 
 Behaviour cloning of the `small` VLA straight from the scripted expert (no dataset on disk), with the
 schedule sized to the time budget, then an evaluation of the best checkpoint on held-out seeds of
@@ -39,7 +40,7 @@ def configure_cli(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda (cpu)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the data (0)")
     parser.add_argument("--env", default="MinVLA-Synthetic-v0", help="env id to train for and evaluate on")
-    parser.add_argument("--init", default=str(PRETRAINED), help="checkpoint to start from (the shipped small VLA)")
+    parser.add_argument("--init", default="auto", help="checkpoint to start from (auto: the shipped one for small)")
     parser.add_argument("--from-scratch", dest="init", action="store_const", const=None,
                         help="start from random weights of --preset instead")  # fmt: skip
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
@@ -48,10 +49,11 @@ def configure_cli(parser: argparse.ArgumentParser) -> None:
 
 def quickstart(minutes: float = 30.0, preset: str = "small", out: str = "runs/quickstart", episodes: int = 200,
                device: str = "cpu", seed: int = 0, env_id: str = "MinVLA-Synthetic-v0", progress: bool = True,
-               check_episodes: int = 60, init: str | None = str(PRETRAINED)):  # fmt: skip
+               check_episodes: int = 60, init: str | None = "auto"):  # fmt: skip
     """Train within `minutes` of wall time and evaluate; returns (EvalResult, training summary).
 
-    `init`: a checkpoint to fine-tune (its architecture wins over `preset`); None trains `preset` from scratch.
+    `init`: a checkpoint to fine-tune (its architecture wins over `preset`); None trains `preset` from scratch;
+    "auto" is the shipped checkpoint for `small` (the default preset) and from scratch for the other presets.
     """
     from minvla_gym.evaluation import evaluate
     from minvla_gym.policies.model import VLA
@@ -59,6 +61,8 @@ def quickstart(minutes: float = 30.0, preset: str = "small", out: str = "runs/qu
 
     if minutes <= 0 or episodes < 1:
         raise ValueError(f"--minutes must be positive and --episodes >= 1, got {minutes} and {episodes}")
+    if init == "auto":
+        init = str(PRETRAINED) if preset == "small" else None
     if init is not None and not (Path(init) / "model.safetensors").is_file():
         raise ValueError(f"--init {init}: no checkpoint there (give another, or --from-scratch)")
     began = time.time()
@@ -70,7 +74,7 @@ def quickstart(minutes: float = 30.0, preset: str = "small", out: str = "runs/qu
     summary = train(cfg)
     model = VLA.from_checkpoint(Path(out) / "best", device=device)
     result = evaluate(model, env_id, episodes, EVAL_SEED, num_envs=16, progress=False)
-    summary["wall_minutes"] = (time.time() - began) / 60
+    summary["wall_minutes"], summary["init"] = (time.time() - began) / 60, init
     (Path(out) / "quickstart.json").write_text(json.dumps({**result.to_dict(), "training": summary}, indent=2) + "\n")
     return result, summary
 
@@ -97,7 +101,7 @@ def run_cli(args: argparse.Namespace) -> int:
         print(f"minvla quickstart: {error}", file=sys.stderr)
         return 2
     print(f"\nlearning curve (in-training checks, {args.env}):\n{learning_curve(args.out)}")
-    start = f"fine-tuned from {args.init}" if args.init else f"{args.preset} from scratch"
+    start = f"fine-tuned from {summary['init']}" if summary["init"] else f"{args.preset} from scratch"
     print(f"\n{args.env}, {result.episodes} held-out episodes, {start}, best checkpoint {args.out}/best "
           f"({summary['steps']} steps, {summary['wall_minutes']:.1f} min wall):")  # fmt: skip
     print(result.table())

@@ -99,9 +99,9 @@ def test_ddp_two_cpu_processes_on_gloo(tmp_path):
 def test_minvla_quickstart_runs_end_to_end(tmp_path, capsys):
     out = tmp_path / "qs"
     assert main(["quickstart", "--minutes", "0.15", "--preset", "tiny", "--episodes", "4", "--out", str(out),
-                 "--check-episodes", "2", "--no-progress", "--from-scratch"]) == 0  # fmt: skip
+                 "--check-episodes", "2", "--no-progress"]) == 0  # fmt: skip
     printed = capsys.readouterr().out
-    assert "success:" in printed and "MinVLA-Synthetic-v0, 4 held-out episodes" in printed
+    assert "success:" in printed and "MinVLA-Synthetic-v0, 4 held-out episodes, tiny from scratch" in printed
     report = json.loads((out / "quickstart.json").read_text())
     assert report["episodes"] == 4 and 0.0 <= report["success_rate"] <= 1.0 and report["training"]["steps"] >= 1
     assert main(["quickstart", "--minutes", "0"]) == 2
