@@ -3,7 +3,8 @@
     python examples/plot_learning_curves.py    # reads docs/curves/*.csv (copies of the runs' eval.csv), writes docs/learning_curves.png
 
 Curves: the quickstart from random weights (30 min); the pretraining of the shipped checkpoint
-(examples/pretrain.py, 90 min); the quickstart fine-tuning that checkpoint (30 min more, drawn after it).
+(examples/pretrain.py, 90 min), and the same pretraining with the first version of the reading losses; the
+quickstart fine-tuning the shipped checkpoint (30 min more, drawn after it).
 Each point is an in-training check on 60 held-out episodes (about +-10 points of noise).
 """
 
@@ -29,6 +30,10 @@ ax.plot(minutes, success, "o-", label="quickstart from random weights")
 if (CURVES / "pretrain.csv").exists():
     pre_minutes, pre_success = read("pretrain.csv")
     ax.plot(pre_minutes, pre_success, "s-", label="pretraining (examples/pretrain.py)")
+if (CURVES / "pretrain_bag_losses.csv").exists():  # the same run before the glyph reading losses
+    minutes, success = read("pretrain_bag_losses.csv")
+    ax.plot(minutes, success, "s--", color="grey", alpha=0.6, label="pretraining, first reading losses (session 2)")
+if (CURVES / "pretrain.csv").exists():
     if (CURVES / "quickstart.csv").exists():
         minutes, success = read("quickstart.csv")
         start = pre_minutes[-1]

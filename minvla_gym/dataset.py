@@ -315,7 +315,10 @@ class EpisodeRecord:
 
 def _restore_elements(steps: list) -> list[list[dict[str, Any]]]:
     # JSON has no tuples; the env reports boxes as tuples, so give them back as tuples.
-    return [[{**e, "box": tuple(e["box"])} if isinstance(e.get("box"), list) else e for e in step] for step in steps]
+    def restore(e):
+        return {**e, **{k: tuple(e[k]) for k in ("box", "text_box") if isinstance(e.get(k), list)}}
+
+    return [[restore(e) if isinstance(e, dict) else e for e in step] for step in steps]
 
 
 @functools.lru_cache(maxsize=4096)

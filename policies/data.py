@@ -9,6 +9,7 @@ order is deterministic, resuming at step b continues the same stream, and DDP ra
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from minvla_gym.wrappers import SCROLL_NOTCHES
 from .model import CHARS, LABEL_CHARS
 
 IGNORE = -100  # cross_entropy's ignore_index: a typed text that is not in the instruction (human demos)
+GLYPH_REFERENCE_SIZE = 12  # glyph positions are measured at one font size and scaled to the drawn width
 SEED_OFFSET = 1 << 62  # training episodes use seeds >= 2**62: never the small seeds evaluation uses
 
 
@@ -47,17 +49,28 @@ def action_targets(action: dict[str, Any], instruction: np.ndarray) -> dict[str,
     }
 
 
+@lru_cache(maxsize=4096)
+def glyph_centres(label: str) -> tuple[float, ...]:
+    """The centre of each character of `label` as a fraction of the label's drawn width."""
+    from minvla_gym.envs.synthetic.render import text_size
+
+    edges = [0] + [text_size(label[:i], GLYPH_REFERENCE_SIZE)[0] for i in range(1, len(label) + 1)]
+    width = max(edges[-1], 1)
+    return tuple((a + b) / 2 / width for a, b in zip(edges[:-1], edges[1:], strict=True))
+
+
 def reading_targets(elements: Sequence[dict[str, Any]] | None, grid: int) -> dict[str, Any]:
     """Dense supervision from `info["elements"]` on a grid x grid patch grid (row-major, like the model).
 
-    patch_chars (P, 3): first characters of the label drawn over each patch (0 = none); patch_bag (P, CHARS):
-    which characters that label holds; patch_target (P,): the patch lies on a target element;
-    target_chars (3,): the target's label (what the instruction asks for); target_half (2,): half its size.
-    Elements are drawn in order, so later ones overwrite earlier ones, as on the screen.
+    patch_glyphs (P, 3): the characters whose centre lies in each patch, left to right (0 = none): local
+    glyphs, which teach the stem to see letters; patch_chars (P, 3): first characters of the label drawn
+    over each patch, which teach the patches of one word to share what it says; patch_target (P,): the
+    patch lies on a target element; target_chars (3,): the target's label (what the instruction asks for);
+    target_half (2,): half its size. Elements are drawn in order, so later ones cover earlier ones.
     """
     P = grid * grid
     chars = np.zeros((grid, grid, LABEL_CHARS), np.int64)
-    bag = np.zeros((grid, grid, CHARS), np.float32)
+    glyphs: dict[tuple[int, int], list[tuple[float, int]]] = {}  # patch -> [(x, char class)]
     target = np.zeros((grid, grid), np.float32)
     target_chars = np.zeros(LABEL_CHARS, np.int64)
     target_half = np.zeros(2, np.float32)
@@ -73,18 +86,27 @@ def reading_targets(elements: Sequence[dict[str, Any]] | None, grid: int) -> dic
         codes = char_codes(e["label"])[:LABEL_CHARS] if e["role"] != "window" else []
         chars[on] = 0
         chars[on, : len(codes)] = codes
-        bag[on] = 0.0
-        if codes:
-            rows, cols = np.nonzero(on)
-            bag[rows[:, None], cols[:, None], sorted(set(char_codes(e["label"])))] = 1.0
+        for patch in zip(*np.nonzero(on), strict=True):
+            glyphs.pop(patch, None)
+        if e.get("text_box"):
+            tx0, ty0, tx1, ty1 = e["text_box"]
+            row = int(np.clip((ty0 + ty1) / 2 * grid, 0, grid - 1))
+            for ch, code, centre in zip(e["label"], char_codes(e["label"]), glyph_centres(e["label"]), strict=True):
+                x = tx0 + centre * (tx1 - tx0)
+                if not ch.isspace() and 0.0 <= x < 1.0:
+                    glyphs.setdefault((row, int(x * grid)), []).append((x, code))
         if e.get("target"):
             target[on] = 1.0
             if not target_chars.any() and codes:
                 target_chars[: len(codes)] = codes
                 target_half[:] = ((x1 - x0) / 2, (y1 - y0) / 2)
+    patch_glyphs = np.zeros((grid, grid, LABEL_CHARS), np.int64)
+    for (row, col), found in glyphs.items():
+        codes = [code for _, code in sorted(found)[:LABEL_CHARS]]
+        patch_glyphs[row, col, : len(codes)] = codes
     return {
+        "patch_glyphs": patch_glyphs.reshape(P, LABEL_CHARS),
         "patch_chars": chars.reshape(P, LABEL_CHARS),
-        "patch_bag": bag.reshape(P, CHARS),
         "patch_target": target.reshape(P),
         "target_chars": target_chars,
         "target_half": target_half,

@@ -68,6 +68,11 @@ class FinetuneConfig:
     clip_range: float = field(default=0.1, metadata={"help": "PPO clip range"})
     ent_coef: float = field(default=0.0, metadata={"help": "entropy bonus"})
     target_kl: float = field(default=0.05, metadata={"help": "stop an update's epochs beyond this KL (0: off)"})
+    trainable: str = field(
+        default="all",
+        metadata={"help": "VLA parameters to update: all, or comma-separated name prefixes (e.g. scroll_head); "
+                  "the rest stay frozen"},
+    )  # fmt: skip
     eval_freq: int = field(default=0, metadata={"help": "evaluate every N env steps (0: five times per run)"})
     eval_episodes: int = field(default=50, metadata={"help": "episodes per evaluation (0: no evaluation)"})
     checkpoint_freq: int = field(default=0, metadata={"help": "checkpoint every N env steps (0: five per run)"})
@@ -222,7 +227,8 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
         )
         envs.seed(cfg.seed + model.num_timesteps)  # a fresh stream of tasks, not a replay of the first
     else:
-        model = make_ppo(envs, vla, seed=cfg.seed, device=cfg.device, tensorboard_log=str(out / "tb"), **ppo)
+        model = make_ppo(envs, vla, seed=cfg.seed, device=cfg.device, tensorboard_log=str(out / "tb"),
+                         policy_kwargs={"trainable": cfg.trainable}, **ppo)  # fmt: skip
         save(model, out)  # OUT is a readable VLA checkpoint from the start
     remaining = cfg.timesteps - model.num_timesteps
     callbacks: list[BaseCallback] = [Checkpoint(out, max(1, (cfg.checkpoint_freq or cfg.timesteps // 5) // cfg.n_envs))]

@@ -173,7 +173,7 @@ class VLA(nn.Module):
         self.span_start = nn.Linear(d, 1)
         self.span_end = nn.Linear(d, 1)
         # Reading losses: what each patch says, and which label the instruction asks for.
-        self.patch_chars = nn.Linear(d, LABEL_CHARS * CHARS + CHARS + 1)  # first chars | bag of chars | in target
+        self.patch_chars = nn.Linear(d, 2 * LABEL_CHARS * CHARS + 1)  # glyphs here | label's first chars | target
         self.target_chars = nn.Linear(d, LABEL_CHARS * CHARS)
         self.apply(self._init_weights)
         for name, p in self.named_parameters():  # GPT-2: scale residual projections by depth
@@ -279,15 +279,14 @@ class VLA(nn.Module):
         parts["confidence"] = F.binary_cross_entropy_with_logits(heads["confidence"], hit.float())
 
         # Reading losses from the privileged element list (only samples that have one).
+        # The character losses average over the patches that show text: most patches show none, and a mean
+        # over all of them taught "no text here" and never the letters (reading stayed at chance).
         has = t["has_elements"].float()
-        aux = heads["patch_aux"]  # (B, P, 3 * CHARS + CHARS + 1)
-        first = aux[..., : LABEL_CHARS * CHARS].reshape(-1, CHARS)
-        ce = F.cross_entropy(first, t["patch_chars"].reshape(-1), reduction="none").view(len(kind), -1)
-        parts["aux_patch_chars"] = masked(ce.mean(-1), has)
-        bag = aux[..., LABEL_CHARS * CHARS : -1]
-        parts["aux_patch_bag"] = masked(
-            F.binary_cross_entropy_with_logits(bag, t["patch_bag"], reduction="none").mean((1, 2)), has
-        )
+        aux = heads["patch_aux"]  # (B, P, 2 * 3 * CHARS + 1)
+        for name, key, lo in (("aux_patch_glyphs", "patch_glyphs", 0), ("aux_patch_chars", "patch_chars", 1)):
+            logits = aux[..., lo * LABEL_CHARS * CHARS : (lo + 1) * LABEL_CHARS * CHARS].reshape(-1, CHARS)
+            ce = F.cross_entropy(logits, t[key].reshape(-1), reduction="none").view(*t[key].shape)  # (B, P, 3)
+            parts[name] = masked(ce.mean(-1), (t[key][..., 0] > 0) & t["has_elements"][:, None])
         parts["aux_patch_target"] = masked(
             F.binary_cross_entropy_with_logits(aux[..., -1], t["patch_target"], reduction="none").mean(-1), has
         )

@@ -255,6 +255,9 @@ class VLAPolicy(ActorCriticPolicy):
             from `load_vla_weights` (or `make_ppo`), not from here, so a saved PPO model reloads on its own.
         detach_value: keep the value loss out of the trunk, so a randomly initialised value head cannot
             disturb behaviour-cloned features; the value head still reads them.
+        trainable: the VLA parameters PPO updates: "all", or comma-separated name prefixes such as
+            "scroll_head,type_head" (the rest stay frozen: what the policy does elsewhere cannot drift).
+            The value head always trains.
     Other keyword arguments go to ActorCriticPolicy (optimizer_class, optimizer_kwargs, normalize_images).
     """
 
@@ -265,10 +268,12 @@ class VLAPolicy(ActorCriticPolicy):
         lr_schedule,
         vla_config="small",
         detach_value=True,
+        trainable="all",
         normalize_images=True,
         **kwargs,
     ):
         config = as_config(vla_config)
+        self.trainable = trainable
         if config.point_head != "patch":
             raise ValueError(
                 f"VLAPolicy: needs point_head='patch' (a distribution over patches), got {config.point_head!r}"
@@ -302,13 +307,23 @@ class VLAPolicy(ActorCriticPolicy):
         d = self.features_dim
         self.value_net = nn.Sequential(nn.Linear(d, d), nn.Tanh(), nn.Linear(d, 1))
         self.action_dist = VLADistribution(self.vla.config)
-        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+        if self.trainable != "all":
+            prefixes = tuple(p.strip() for p in self.trainable.split(",") if p.strip())
+            names = [name for name, _ in self.vla.named_parameters()]
+            unknown = [p for p in prefixes if not any(name.startswith(p) for name in names)]
+            if not prefixes or unknown:
+                raise ValueError(f"VLAPolicy: trainable={self.trainable!r}: {unknown or 'nothing'} names no VLA "
+                                 f"parameter (names look like {names[-4:]})")  # fmt: skip
+            for name, parameter in self.vla.named_parameters():
+                parameter.requires_grad_(name.startswith(prefixes))
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        self.optimizer = self.optimizer_class(trainable, lr=lr_schedule(1), **self.optimizer_kwargs)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
         for key in ("features_extractor_class", "features_extractor_kwargs", "ortho_init", "net_arch"):
             data.pop(key, None)
-        return {**data, "vla_config": self.vla_config, "detach_value": self.detach_value}
+        return {**data, "vla_config": self.vla_config, "detach_value": self.detach_value, "trainable": self.trainable}
 
     def _run(self, obs, values: bool = True) -> tuple[VLADistribution, torch.Tensor | None]:
         heads, tokens = self.features_extractor.run(preprocess_obs(obs, self.observation_space, self.normalize_images))

@@ -230,12 +230,16 @@ def test_info_keys(env_id):
         assert tokenizer.decode(obs["instruction"]) == info["instruction"]
         assert isinstance(info["elements"], list) and info["elements"]
         for element in info["elements"]:
-            assert set(element) == {"role", "label", "box", "target"}
+            assert set(element) == {"role", "label", "box", "target", "text_box"}
             assert isinstance(element["role"], str) and isinstance(element["label"], str)
             assert type(element["target"]) is bool
             x0, y0, x1, y1 = element["box"]
             assert all(isinstance(v, float) for v in element["box"])
             assert x0 <= x1 and y0 <= y1 and x0 < 1 and y0 < 1 and x1 > 0 and y1 > 0  # on the screen
+            if element["text_box"] is not None:  # where the label is written: inside its element
+                tx0, ty0, tx1, ty1 = element["text_box"]
+                assert element["label"] and tx0 < tx1 and ty0 < ty1
+                assert x0 - 0.01 <= tx0 and ty0 < y1 and ty1 > y0  # (a list's last row may be cut off)
 
 
 @pytest.mark.parametrize("family", sorted(FAMILY_IDS))

@@ -139,16 +139,22 @@ def test_flat_logits_are_the_factors_of_the_flat_twin(tiny):
 
 def test_reading_targets_mark_the_labelled_patches():
     elements = [
-        {"role": "window", "label": "Files", "box": (0.0, 0.0, 1.0, 1.0), "target": False},
-        {"role": "button", "label": "Save", "box": (0.25, 0.5, 0.5, 0.625), "target": True},
-    ]
+        {"role": "window", "label": "Files", "box": (0.0, 0.0, 1.0, 1.0), "target": False,
+         "text_box": (0.01, 0.0, 0.1, 0.05)},
+        {"role": "button", "label": "Save", "box": (0.25, 0.5, 0.5, 0.625), "target": True,
+         "text_box": (0.3, 0.53, 0.45, 0.6)},
+    ]  # fmt: skip
     t = reading_targets(elements, grid=8)
     chars = t["patch_chars"].reshape(8, 8, 3)
     assert chars[4, 2].tolist() == char_codes("sav") and chars[4, 3].tolist() == char_codes("sav")
     assert chars[0, 0].tolist() == [0, 0, 0]  # the window's title is not read everywhere
     assert t["patch_target"].reshape(8, 8)[4, 2:4].tolist() == [1.0, 1.0] and t["patch_target"].sum() == 2
     assert t["target_chars"].tolist() == char_codes("sav") and t["has_elements"]
-    assert sorted(np.nonzero(t["patch_bag"].reshape(8, 8, -1)[4, 2])[0]) == sorted(set(char_codes("save")))
+    # Glyphs are local: each patch names the characters drawn in it, left to right, at most three.
+    glyphs = t["patch_glyphs"].reshape(8, 8, 3)
+    assert [c for col in (2, 3) for c in glyphs[4, col] if c] == char_codes("save")
+    assert glyphs[0, 0].tolist() == char_codes("fil")  # the title's glyphs are text on the screen too
+    assert np.count_nonzero(glyphs.any(-1)) == 3
     np.testing.assert_allclose(t["target_half"], [0.125, 0.0625])
     assert not reading_targets(None, grid=8)["has_elements"]
 

@@ -97,6 +97,21 @@ def test_ppo_learn_changes_the_weights():
     assert all(torch.isfinite(v).all() for v in after.values())
 
 
+def test_ppo_updates_only_the_trainable_parameters():
+    vla = tiny_vla()
+    model = make_ppo(vec_env(vla.config), vla, n_steps=64, batch_size=64, n_epochs=2, learning_rate=1e-3, seed=0,
+                     policy_kwargs={"trainable": "type_head,scroll_head"})  # fmt: skip
+    before = {k: v.clone() for k, v in model.policy.state_dict().items()}
+    model.learn(256)
+    after = model.policy.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    vla_changed = {k.split(".vla.")[1].split(".")[0] for k in changed if ".vla." in k}  # module names
+    assert vla_changed == {"type_head", "scroll_head"}  # the trunk and the other heads stay frozen
+    assert any(k.startswith("value_net") for k in changed)
+    with pytest.raises(ValueError, match="no_such_head"):
+        make_ppo(vec_env(vla.config), vla, n_steps=16, batch_size=16, policy_kwargs={"trainable": "no_such_head"})
+
+
 def test_deterministic_actions_and_probabilities_match_the_vla(tmp_path):
     """A checkpoint loaded into the SB3 policy acts as VLA.act does and gives the VLA's probabilities."""
     tiny_vla(seed=1, spread=0.2).save(tmp_path / "bc")

@@ -215,12 +215,20 @@ def blend(frame: np.ndarray, mask: np.ndarray, x: int, y: int, color) -> None:
     region[:] = region + alpha * (np.asarray(color, dtype=np.float32) - region)
 
 
-def text(frame: np.ndarray, label: str, box, size: int, color, align: str = "center") -> None:
-    """Draw `label` inside `box`, vertically centred; `align` is "center" or "left"."""
+def text_box(label: str, box, size: int, align: str = "center") -> tuple[int, int, int, int]:
+    """The pixels (x0, y0, x1, y1) that `text` gives `label` inside `box`: vertically centred, `align`
+    "center" or "left"."""
     width, height = text_size(label, size)
     x0, y0, x1, y1 = box
     y = (y0 + y1 - height) // 2
     x = (x0 + x1 - width) // 2 if align == "center" else x0
+    return x, y, x + width, y + height
+
+
+def text(frame: np.ndarray, label: str, box, size: int, color, align: str = "center") -> None:
+    """Draw `label` inside `box` (see `text_box`)."""
+    x, y, x_end, y_end = text_box(label, box, size, align)
+    width, height = x_end - x, y_end - y
     if not frame.flags.c_contiguous:
         blend(frame, text_mask(label, size), x, y, color)
     elif " " in label:

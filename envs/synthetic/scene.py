@@ -121,21 +121,51 @@ class Scene:
         return frame
 
     def element_list(self) -> list[dict[str, Any]]:
-        """The privileged `info["elements"]`: role, label, box as fractions, target flag."""
+        """The privileged `info["elements"]`: role, label, box as fractions, target flag, and text_box:
+        where the label's text is drawn (fractions), or None when it is not drawn."""
         s = float(self.size)
-        return [
-            {
-                "role": e.role,
-                "label": e.label,
-                "box": (e.box[0] / s, e.box[1] / s, e.box[2] / s, e.box[3] / s),
-                "target": e.target,
-            }
-            for e in self.elements
-            if e.visible
-        ]
+
+        def fractions(box):
+            return (box[0] / s, box[1] / s, box[2] / s, box[3] / s)
+
+        elements = []
+        for e in self.elements:
+            if e.visible:
+                place = label_place(e)
+                text_box = fractions(render.text_box(e.label, *place[:1], e.font_size, place[1])) if place else None
+                elements.append({"role": e.role, "label": e.label, "box": fractions(e.box), "target": e.target,
+                                 "text_box": text_box})  # fmt: skip
+        return elements
 
 
 # ---------------------------------------------------------------- how each role is drawn
+
+
+ICON_ROLES = ("icon", "desktop_icon", "file", "folder", "trash")
+
+
+def label_place(e: Element) -> tuple[tuple[int, int, int, int], str] | None:
+    """Where an element's label is written: (the box `render.text` centres it in, alignment), or None
+    for roles that draw no label (fields show their content, sliders nothing)."""
+    if not e.label or e.role in ("field", "slider"):
+        return None
+    x0, y0, x1, y1 = e.box
+    if e.role == "window":  # the title, in the title bar
+        return (x0 + 4, y0, x1, y0 + e.data.get("bar", e.font_size + 6)), "left"
+    if e.role in ICON_ROLES:  # under the glyph
+        return (x0, y0 + e.data.get("side", min(x1 - x0, y1 - y0)), x1, y1), "center"
+    if e.role == "label":
+        return e.box, e.data.get("align", "left")
+    if e.role in ("menu_item", "context_item", "list_item"):
+        x0, y0, x1, y1 = e.data.get("full", e.box)  # a list's partly visible last row is drawn whole, then cut
+        return (x0 + 3, y0, x1, y1), "left"
+    return e.box, "center"
+
+
+def draw_label(frame, e: Element, color) -> None:
+    place = label_place(e)
+    if place is not None:
+        render.text(frame, e.label, place[0], e.font_size, color, place[1])
 
 
 def draw_box(frame, e: Element, theme: Theme) -> None:
@@ -144,10 +174,7 @@ def draw_box(frame, e: Element, theme: Theme) -> None:
         render.fill(frame, e.box, e.fill)
     else:
         render.framed(frame, e.box, e.fill, theme.border)
-    if e.label:
-        align = "left" if e.role in ("menu_item", "context_item", "list_item", "label", "field") else "center"
-        x0, y0, x1, y1 = e.box
-        render.text(frame, e.label, (x0 + 3 if align == "left" else x0, y0, x1, y1), e.font_size, e.ink, align)
+    draw_label(frame, e, e.ink)
 
 
 def draw_window(frame, e: Element, theme: Theme) -> None:
@@ -160,8 +187,7 @@ def draw_window(frame, e: Element, theme: Theme) -> None:
         render.fill(frame, e.box, e.fill)
         render.fill(frame, (x0, y0, x1, y0 + bar), theme.title_bar)
         render.border(frame, e.box, theme.border)
-    if e.label:
-        render.text(frame, e.label, (x0 + 4, y0, x1, y0 + bar), e.font_size, theme.title_text, "left")
+    draw_label(frame, e, theme.title_text)
 
 
 def draw_icon(frame, e: Element, theme: Theme) -> None:
@@ -186,8 +212,7 @@ def draw_icon(frame, e: Element, theme: Theme) -> None:
         render.fill(frame, (gx, y0 + side // 8, gx + side, y0 + side // 4), e.fill)
     else:
         render.shape(frame, glyph, (gx, y0, gx + side, y0 + side), e.fill)
-    if e.label:
-        render.text(frame, e.label, (x0, y0 + side, x1, y1), e.font_size, theme.text)
+    draw_label(frame, e, theme.text)
 
 
 def draw_field(frame, e: Element, theme: Theme) -> None:
@@ -212,16 +237,12 @@ def draw_slider(frame, e: Element, theme: Theme) -> None:
 
 
 def draw_text_label(frame, e: Element, theme: Theme) -> None:
-    render.text(frame, e.label, e.box, e.font_size, e.ink, e.data.get("align", "left"))
+    draw_label(frame, e, e.ink)
 
 
 DRAW = {
     "window": draw_window,
-    "icon": draw_icon,
-    "desktop_icon": draw_icon,
-    "file": draw_icon,
-    "folder": draw_icon,
-    "trash": draw_icon,
+    **{role: draw_icon for role in ICON_ROLES},
     "field": draw_field,
     "slider": draw_slider,
     "label": draw_text_label,
