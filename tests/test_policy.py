@@ -179,3 +179,17 @@ def test_the_shipped_pretrained_checkpoint_loads_and_acts():
     # Measured 22% (11 of 50) on these seeds when it was shipped; random actions score about 1%.
     assert result.success_rate >= 0.12, result.table()
     assert result.to_dict()["per_family"]["Hotkey"] == 1.0
+
+
+def test_character_losses_count_only_patches_that_show_text():
+    """Logits at patches without text must not move the character losses (they would drown the letters)."""
+    model = VLA(VLAConfig.preset("tiny"))
+    batch = SyntheticBatches(4, model.config.grid, seed=0)[0]
+    heads, _, _ = model(batch["image"], batch["instruction"])
+    _, parts = model._loss(heads, batch)
+    empty = (batch["patch_glyphs"][..., 0] == 0) & (batch["patch_chars"][..., 0] == 0)  # (B, P)
+    assert empty.any() and (~empty).any()
+    heads["patch_aux"] = heads["patch_aux"] + 50.0 * torch.randn_like(heads["patch_aux"]) * empty[..., None]
+    _, moved = model._loss(heads, batch)
+    for key in ("aux_patch_glyphs", "aux_patch_chars"):
+        assert parts[key] > 0 and moved[key] == pytest.approx(parts[key], rel=1e-5), key
