@@ -3,7 +3,7 @@
     python examples/plot_learning_curves.py    # reads docs/curves/*.csv (copies of the runs' eval.csv), writes docs/learning_curves.png
 
 Curves: the quickstart from random weights (30 min); the pretraining of the shipped checkpoint
-(examples/pretrain.py, 90 min), and the same pretraining with the first version of the reading losses; the
+(examples/pretrain.py, 90 min), and the same pretraining in sessions 2 and 3 (earlier reading losses); the
 quickstart fine-tuning the shipped checkpoint (30 min more, drawn after it).
 Each point is an in-training check on 60 held-out episodes (about +-10 points of noise).
 """
@@ -30,9 +30,13 @@ ax.plot(minutes, success, "o-", label="quickstart from random weights")
 if (CURVES / "pretrain.csv").exists():
     pre_minutes, pre_success = read("pretrain.csv")
     ax.plot(pre_minutes, pre_success, "s-", label="pretraining (examples/pretrain.py)")
-if (CURVES / "pretrain_bag_losses.csv").exists():  # the same run before the glyph reading losses
-    minutes, success = read("pretrain_bag_losses.csv")
-    ax.plot(minutes, success, "s--", color="grey", alpha=0.6, label="pretraining, first reading losses (session 2)")
+for name, label, color in (
+    ("pretrain_bag_losses.csv", "first reading losses (session 2)", "grey"),
+    ("pretrain_glyph_losses.csv", "glyph losses, stem without norm (session 3)", "tan"),
+):
+    if (CURVES / name).exists():  # earlier versions of the same pretraining run
+        minutes, success = read(name)
+        ax.plot(minutes, success, "s--", color=color, alpha=0.7, label=f"pretraining, {label}")
 if (CURVES / "pretrain.csv").exists():
     if (CURVES / "quickstart.csv").exists():
         minutes, success = read("quickstart.csv")

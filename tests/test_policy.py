@@ -38,6 +38,7 @@ def stack(obs):
         (dict(image_size=200), "image_size=200"),
         (dict(point_head="grid"), "point_head='grid'"),
         (dict(dropout=1.5), "dropout=1.5"),
+        (dict(stem_glyph_weight=-1.0), "stem_glyph_weight=-1.0"),
     ],
 )
 def test_config_rejects_bad_values(overrides, words):
@@ -189,7 +190,8 @@ def test_character_losses_count_only_patches_that_show_text():
     _, parts = model._loss(heads, batch)
     empty = (batch["patch_glyphs"][..., 0] == 0) & (batch["patch_chars"][..., 0] == 0)  # (B, P)
     assert empty.any() and (~empty).any()
-    heads["patch_aux"] = heads["patch_aux"] + 50.0 * torch.randn_like(heads["patch_aux"]) * empty[..., None]
+    for key in ("patch_aux", "stem_glyphs"):
+        heads[key] = heads[key] + 50.0 * torch.randn_like(heads[key]) * empty[..., None]
     _, moved = model._loss(heads, batch)
-    for key in ("aux_patch_glyphs", "aux_patch_chars"):
+    for key in ("aux_patch_glyphs", "aux_patch_chars", "aux_stem_glyphs"):
         assert parts[key] > 0 and moved[key] == pytest.approx(parts[key], rel=1e-5), key
