@@ -27,9 +27,6 @@ def read(name: str) -> tuple[list[float], list[float]]:
 fig, ax = plt.subplots(figsize=(8, 4))
 minutes, success = read("quickstart_from_scratch.csv")
 ax.plot(minutes, success, "o-", label="quickstart from random weights")
-if (CURVES / "pretrain.csv").exists():
-    pre_minutes, pre_success = read("pretrain.csv")
-    ax.plot(pre_minutes, pre_success, "s-", label="pretraining (examples/pretrain.py)")
 for name, label, color in (
     ("pretrain_bag_losses.csv", "first reading losses (session 2)", "grey"),
     ("pretrain_glyph_losses.csv", "glyph losses, stem without norm (session 3)", "tan"),
@@ -38,6 +35,8 @@ for name, label, color in (
         minutes, success = read(name)
         ax.plot(minutes, success, "s--", color=color, alpha=0.7, label=f"pretraining, {label}")
 if (CURVES / "pretrain.csv").exists():
+    pre_minutes, pre_success = read("pretrain.csv")
+    ax.plot(pre_minutes, pre_success, "s-", label="pretraining (examples/pretrain.py)")
     if (CURVES / "quickstart.csv").exists():
         minutes, success = read("quickstart.csv")
         start = pre_minutes[-1]

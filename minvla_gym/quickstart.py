@@ -74,7 +74,8 @@ def quickstart(minutes: float = 30.0, preset: str = "small", out: str = "runs/qu
     summary = train(cfg)
     # last/, not best/: the schedule decays to the end, and picking on 60-episode checks (about +-10 points)
     # selects noise (session 3's best/ was its 20-minute check).
-    model = VLA.from_checkpoint(Path(out) / "last", device=device)
+    summary["checkpoint"] = str(Path(out) / "last")
+    model = VLA.from_checkpoint(summary["checkpoint"], device=device)
     result = evaluate(model, env_id, episodes, EVAL_SEED, num_envs=16, progress=False)
     summary["wall_minutes"], summary["init"] = (time.time() - began) / 60, init
     (Path(out) / "quickstart.json").write_text(json.dumps({**result.to_dict(), "training": summary}, indent=2) + "\n")
@@ -104,7 +105,7 @@ def run_cli(args: argparse.Namespace) -> int:
         return 2
     print(f"\nlearning curve (in-training checks, {args.env}):\n{learning_curve(args.out)}")
     start = f"fine-tuned from {summary['init']}" if summary["init"] else f"{args.preset} from scratch"
-    print(f"\n{args.env}, {result.episodes} held-out episodes, {start}, final checkpoint {args.out}/last "
+    print(f"\n{args.env}, {result.episodes} held-out episodes, {start}, final checkpoint {summary['checkpoint']} "
           f"({summary['steps']} steps, {summary['wall_minutes']:.1f} min wall):")  # fmt: skip
     print(result.table())
     print(f"\nsuccess: {result.success_rate:.1%}  (details: {args.out}/quickstart.json, curves: {args.out}/curves.png)")

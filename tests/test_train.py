@@ -104,6 +104,7 @@ def test_minvla_quickstart_runs_end_to_end(tmp_path, capsys):
     assert "success:" in printed and "MinVLA-Synthetic-v0, 4 held-out episodes, tiny from scratch" in printed
     report = json.loads((out / "quickstart.json").read_text())
     assert report["episodes"] == 4 and 0.0 <= report["success_rate"] <= 1.0 and report["training"]["steps"] >= 1
+    assert report["training"]["checkpoint"] == str(out / "last")  # the final weights, not a pick on noisy checks
     assert main(["quickstart", "--minutes", "0"]) == 2
     assert main(["quickstart", "--init", str(tmp_path / "nowhere")]) == 2
     assert "no checkpoint there" in capsys.readouterr().err
