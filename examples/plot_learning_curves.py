@@ -3,8 +3,8 @@
     python examples/plot_learning_curves.py    # reads docs/curves/*.csv (copies of the runs' eval.csv), writes docs/learning_curves.png
 
 Curves: the quickstart from random weights (30 min); the pretraining of the shipped checkpoint
-(examples/pretrain.py, 90 min), and the same pretraining in sessions 2 and 3 (earlier reading losses); the
-quickstart fine-tuning the shipped checkpoint (30 min more, drawn after it).
+(examples/pretrain.py, 90 min), and the same pretraining in sessions 2-4 (earlier versions of the model); the
+quickstart fine-tuning each checkpoint (30 min more, drawn after it) where one was run.
 Each point is an in-training check on 60 held-out episodes (about +-10 points of noise).
 """
 
@@ -27,13 +27,18 @@ def read(name: str) -> tuple[list[float], list[float]]:
 fig, ax = plt.subplots(figsize=(8, 4))
 minutes, success = read("quickstart_from_scratch.csv")
 ax.plot(minutes, success, "o-", label="quickstart from random weights")
-for name, label, color in (
-    ("pretrain_bag_losses.csv", "first reading losses (session 2)", "grey"),
-    ("pretrain_glyph_losses.csv", "glyph losses, stem without norm (session 3)", "tan"),
-):
-    if (CURVES / name).exists():  # earlier versions of the same pretraining run
+# Earlier versions of the same pretraining (dashed), each with the quickstart that fine-tuned it, if kept.
+for name, quick, label, color in (
+    ("pretrain_bag_losses.csv", None, "first reading losses (session 2)", "grey"),
+    ("pretrain_glyph_losses.csv", None, "glyph losses, stem without norm (session 3)", "tan"),
+    ("pretrain_stem_glyphs.csv", "quickstart_stem_glyphs.csv", "stem glyph loss, no local mixing (session 4)", "olive"),
+):  # fmt: skip
+    if (CURVES / name).exists():
         minutes, success = read(name)
         ax.plot(minutes, success, "s--", color=color, alpha=0.7, label=f"pretraining, {label}")
+        if quick and (CURVES / quick).exists():
+            start, (minutes, success) = minutes[-1], read(quick)
+            ax.plot([start + m for m in minutes], success, "o--", color=color, alpha=0.7, label="  its quickstart")
 if (CURVES / "pretrain.csv").exists():
     pre_minutes, pre_success = read("pretrain.csv")
     ax.plot(pre_minutes, pre_success, "s-", label="pretraining (examples/pretrain.py)")

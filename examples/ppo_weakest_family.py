@@ -5,7 +5,8 @@
 1. Evaluate the checkpoint on every family (MinVLA-Synthetic-<Family>-v0, --episodes each, seeds 0..N-1).
 2. Fine-tune it with PPO (`minvla finetune`) for --minutes: half the envs run the family it is worst at, half
    run every family (MinVLA-Synthetic-v0), so the other families keep a say in the policy gradient
-   (--only: the weakest family alone). --trainable limits what PPO updates (e.g. the family's own head).
+   (--only: the weakest family alone). --trainable limits what PPO updates (e.g. the family's own head);
+   --bc-steps N adds N behaviour-cloning steps on the expert (every family) after each PPO update (PPO-ptx).
 3. Evaluate the fine-tuned VLA on exactly the same episodes (same seeds), and chart both.
 Writes OUT/before_after.json and OUT/before_after.png.
 """
@@ -44,6 +45,7 @@ def main() -> None:  # a function: SubprocVecEnv's workers re-import this file
     parser.add_argument("--only", action="store_true", help="fine-tune on the weakest family alone (no mix)")
     parser.add_argument("--lr", type=float, default=3e-5)
     parser.add_argument("--trainable", default="all", help="VLA parameters PPO updates (minvla finetune --trainable)")
+    parser.add_argument("--bc-steps", type=int, default=0, help="behaviour-cloning steps after each PPO update")
     parser.add_argument("--out", default="runs/ppo-weakest")
     args = parser.parse_args()
     out = Path(args.out)
@@ -53,11 +55,12 @@ def main() -> None:  # a function: SubprocVecEnv's workers re-import this file
     envs = f"MinVLA-Synthetic-{weakest}-v0" + ("" if args.only else ",MinVLA-Synthetic-v0")
     summary = finetune(FinetuneConfig(model=args.model, env=envs, timesteps=10**7,
                                       minutes=args.minutes, out=str(out / "ppo"), lr=args.lr, n_epochs=2,
-                                      eval_episodes=0, threads=2, trainable=args.trainable))  # fmt: skip
+                                      eval_episodes=0, threads=2, trainable=args.trainable,
+                                      bc_steps=args.bc_steps))  # fmt: skip
     after = success_by_family(out / "ppo", args.episodes)  # the final policy, not a best-of-evaluations pick
 
     mean = lambda rates: sum(rates.values()) / len(rates)  # noqa: E731  (families weigh equally, as in MinVLA-Synthetic-v0)
-    report = {"model": args.model, "family": weakest, "ppo_envs": envs, "lr": args.lr, "trainable": args.trainable, "episodes_per_family": args.episodes, "before": before,
+    report = {"model": args.model, "family": weakest, "ppo_envs": envs, "lr": args.lr, "trainable": args.trainable, "bc_steps": args.bc_steps, "episodes_per_family": args.episodes, "before": before,
               "after": after, "overall_before": mean(before), "overall_after": mean(after),
               "ppo": {k: summary[k] for k in ("timesteps", "steps_per_s", "seconds")}}  # fmt: skip
     (out / "before_after.json").write_text(json.dumps(report, indent=2) + "\n")

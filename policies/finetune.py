@@ -8,6 +8,10 @@ with FlatActionWrapper (SubprocVecEnv, or DummyVecEnv with --vec-env dummy). SB3
 success (`info["is_success"]`) every --eval-freq steps; rollout and eval success rates, losses and KL go to
 TensorBoard. --resume continues from the newest checkpoint under --out, up to --timesteps in all.
 
+--bc-steps N interleaves N behaviour-cloning steps on the synthetic expert (every family, the VLA's own loss)
+after each PPO update, as InstructGPT's PPO-ptx mixes pretraining gradients into PPO: the policy gradient
+of the family being fine-tuned then cannot quietly undo what behaviour cloning taught the others.
+
 Writes under --out:
     config.json, model.safetensors   the fine-tuned VLA, refreshed at every checkpoint: `minvla eval --model OUT`
     best/                            the VLA with the best evaluated success rate so far
@@ -38,6 +42,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 from tqdm.auto import tqdm
 
+from minvla_gym.policies.data import SyntheticBatches
 from minvla_gym.policies.model import VLA, VLAConfig
 from minvla_gym.policies.sb3 import coord_bins_for, export_vla, make_ppo
 from minvla_gym.policies.train import add_arguments
@@ -73,6 +78,10 @@ class FinetuneConfig:
         metadata={"help": "VLA parameters to update: all, or comma-separated name prefixes (e.g. scroll_head); "
                   "the rest stay frozen"},
     )  # fmt: skip
+    bc_steps: int = field(
+        default=0, metadata={"help": "behaviour-cloning steps on the synthetic expert after each PPO update (0: off)"}
+    )
+    bc_batch_size: int = field(default=16, metadata={"help": "samples per behaviour-cloning step"})
     eval_freq: int = field(default=0, metadata={"help": "evaluate every N env steps (0: five times per run)"})
     eval_episodes: int = field(default=50, metadata={"help": "episodes per evaluation (0: no evaluation)"})
     checkpoint_freq: int = field(default=0, metadata={"help": "checkpoint every N env steps (0: five per run)"})
@@ -86,7 +95,10 @@ class FinetuneConfig:
         for name in ("timesteps", "n_envs", "n_steps", "batch_size", "n_epochs"):
             if getattr(self, name) < 1:
                 problems.append(f"{name}={getattr(self, name)} must be >= 1")
-        for name in ("eval_freq", "eval_episodes", "checkpoint_freq", "threads", "ent_coef", "target_kl", "minutes"):
+        if self.bc_batch_size < 1:
+            problems.append(f"bc_batch_size={self.bc_batch_size} must be >= 1")
+        for name in ("eval_freq", "eval_episodes", "checkpoint_freq", "threads", "ent_coef", "target_kl", "minutes",
+                     "bc_steps"):  # fmt: skip
             if getattr(self, name) < 0:
                 problems.append(f"{name}={getattr(self, name)} must be >= 0")
         if self.lr <= 0 or not 0 < self.gamma <= 1 or self.clip_range <= 0:
@@ -148,6 +160,43 @@ class TimeBudget(BaseCallback):
 
     def _on_step(self) -> bool:
         return time.time() < self.deadline
+
+
+class BCRehearsal(BaseCallback):
+    """After each PPO update, `steps` behaviour-cloning steps (AdamW at PPO's learning rate, gradients clipped to
+    1) on fresh synthetic expert batches of every family, on the parameters PPO trains. Expert episodes use
+    seeds >= 2**62 (`SyntheticBatches`), never an evaluation seed."""
+
+    def __init__(self, steps: int, batch_size: int, lr: float, seed: int):
+        super().__init__()
+        self.steps, self.batch_size, self.lr, self.seed = steps, batch_size, lr, seed
+
+    def _on_training_start(self) -> None:
+        vla = self.model.policy.vla
+        self.batches = SyntheticBatches(self.batch_size, vla.config.grid, self.seed, size=vla.config.image_size)
+        self.parameters = [p for p in vla.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(self.parameters, lr=self.lr, weight_decay=0.0)
+        self.start, self.batch_index = self.model.num_timesteps, self.model.num_timesteps  # resumes draw anew
+
+    def _on_rollout_start(self) -> None:  # SB3 calls this after each update (and before the first rollout)
+        if self.model.num_timesteps == self.start:
+            return
+        vla, device = self.model.policy.vla, self.model.device
+        vla.train()
+        for _ in range(self.steps):
+            batch = {k: v.to(device) for k, v in self.batches[self.batch_index].items()}
+            self.batch_index += 1
+            _, loss, parts = vla(batch["image"], batch["instruction"], batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.parameters, 1.0)
+            self.optimizer.step()
+        vla.eval()
+        self.logger.record("train/bc_loss", loss.item())
+        self.logger.record("train/bc_point_loss", parts["point"])
+
+    def _on_step(self) -> bool:
+        return True
 
 
 class Checkpoint(BaseCallback):
@@ -239,6 +288,8 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
         callbacks.append(EvalCallback(eval_env, callback_on_new_best=ExportBest(out / "best"), callback_after_eval=after,
                                       n_eval_episodes=cfg.eval_episodes, log_path=str(out), verbose=0,
                                       eval_freq=max(1, (cfg.eval_freq or cfg.timesteps // 5) // cfg.n_envs)))  # fmt: skip
+    if cfg.bc_steps:
+        callbacks.append(BCRehearsal(cfg.bc_steps, cfg.bc_batch_size, cfg.lr, cfg.seed))
     if cfg.minutes:
         callbacks.append(TimeBudget(cfg.minutes * 60))
     if cfg.progress:

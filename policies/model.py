@@ -1,7 +1,9 @@
 """The VLA: a screenshot and an instruction -> one action of the one space. One file, nanoGPT style.
 
     image (S, S, 3) uint8 -> conv stem (3x3 stride-2 convs, then a 2x2) -> G x G patch tokens (G = S / patch)
-    instruction (L,) ids  -> byte embedding                               -> text tokens (padding masked out)
+                          -> local mixing (3 x 7 depthwise convs over the patch grid: a patch sees its word)
+    instruction (L,) ids  -> byte embedding -> local mixing (width-5 depthwise convs: a byte sees its word)
+                                                                          -> text tokens (padding masked out)
     [act, end] queries + patches + text -> pre-norm bidirectional transformer -> heads
 
 Heads (the factors of the flat MultiDiscrete twin in `minvla_gym.wrappers`, plus a confidence):
@@ -63,6 +65,11 @@ class VLAConfig:
     # Weight of the glyph loss on the stem's own tokens: at aux_weight, among ~18 losses, the stem read 14% of
     # first glyphs after 936 steps; alone (examples/reading_probe.py) it read 40% after 300.
     stem_glyph_weight: float = 5.0
+    # Residual depthwise-conv blocks before the transformer, on the patch grid (3 x 7) and on the instruction's
+    # bytes (5): a label spans ~2-6 patches and a word ~3-12 bytes, and attention over learned absolute
+    # positions was slow to join them (session 4: glyphs read 81-93% per patch, the label's first letter 18-35%).
+    # 0 (the default, so checkpoints from before it still load) leaves them out; the presets use 2.
+    mix_layers: int = 0
 
     def __post_init__(self):
         self.stem_channels = tuple(int(c) for c in self.stem_channels)
@@ -74,8 +81,9 @@ class VLAConfig:
             problems.append(f"image_size={self.image_size} must be a positive multiple of patch_size={self.patch_size}")
         if self.n_embd <= 0 or self.n_head <= 0 or self.n_embd % self.n_head:
             problems.append(f"n_embd={self.n_embd} must be a positive multiple of n_head={self.n_head}")
-        if self.n_layer < 1 or any(c < 1 for c in self.stem_channels):
-            problems.append(f"n_layer={self.n_layer} and stem_channels={self.stem_channels} must be positive")
+        if self.n_layer < 1 or any(c < 1 for c in self.stem_channels) or self.mix_layers < 0:
+            problems.append(f"n_layer={self.n_layer} and stem_channels={self.stem_channels} must be positive, "
+                            f"mix_layers={self.mix_layers} >= 0")  # fmt: skip
         if not 0.0 <= self.dropout < 1.0:
             problems.append(f"dropout={self.dropout} must be in [0, 1)")
         if self.point_head not in ("patch", "regress"):
@@ -102,9 +110,9 @@ class VLAConfig:
 
 
 PRESETS = {
-    "tiny": dict(stem_channels=(8, 16, 32), n_layer=2, n_head=2, n_embd=64),  # tests: trains in seconds
-    "small": dict(stem_channels=(32, 64, 128), n_layer=4, n_head=4, n_embd=128),  # the CPU default
-    "base": dict(stem_channels=(64, 128, 256), n_layer=6, n_head=8, n_embd=576),  # the original minVLA, ~25M
+    "tiny": dict(stem_channels=(8, 16, 32), n_layer=2, n_head=2, n_embd=64, mix_layers=2),  # tests: seconds
+    "small": dict(stem_channels=(32, 64, 128), n_layer=4, n_head=4, n_embd=128, mix_layers=2),  # the CPU default
+    "base": dict(stem_channels=(64, 128, 256), n_layer=6, n_head=8, n_embd=576, mix_layers=2),  # minVLA, 28 M
 }
 
 
@@ -127,6 +135,24 @@ class Block(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # bidirectional: no causal mask
         x = x + self.dropout(self.proj(y.transpose(1, 2).reshape(B, T, C)))
         return x + self.dropout(self.fc_proj(F.gelu(self.fc(self.ln_2(x)))))
+
+
+class LocalMix(nn.Module):
+    """x + linear(gelu(depthwise_conv(ln(x)))) over a token grid (2-D patches) or sequence (1-D text)."""
+
+    def __init__(self, d: int, kernel: tuple[int, ...]):
+        super().__init__()
+        self.ln = nn.LayerNorm(d)
+        conv = nn.Conv2d if len(kernel) == 2 else nn.Conv1d
+        self.depthwise = conv(d, d, kernel, padding=tuple(k // 2 for k in kernel), groups=d)
+        self.pointwise = nn.Linear(d, d)
+
+    def forward(self, x, shape: tuple[int, ...], keep=None):  # x (B, N, C), N = prod(shape); keep (B, N) bool
+        y = self.ln(x)
+        if keep is not None:  # padding reads as zeros, as beyond the end: a batch's padding cannot leak in
+            y = y * keep[..., None]
+        y = self.depthwise(y.transpose(1, 2).reshape(x.size(0), x.size(2), *shape))
+        return x + self.pointwise(F.gelu(y.flatten(2).transpose(1, 2)))
 
 
 class PointHead(nn.Module):
@@ -166,6 +192,8 @@ class VLA(nn.Module):
         # Both modalities enter the residual stream at unit scale: with the stem's patches ~10x larger
         # than 0.02-scale byte embeddings, the instruction was drowned out (hotkeys stayed at chance).
         self.ln_patch, self.ln_text = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.patch_mix = nn.ModuleList([LocalMix(d, (3, 7)) for _ in range(c.mix_layers)])
+        self.text_mix = nn.ModuleList([LocalMix(d, (5,)) for _ in range(c.mix_layers)])
         self.tok_pos = nn.Parameter(torch.zeros(1, c.max_instruction_tokens, d))
         self.queries = nn.Parameter(torch.zeros(1, 2, d))  # act, end
         self.blocks = nn.ModuleList([Block(c) for _ in range(c.n_layer)])
@@ -187,7 +215,7 @@ class VLA(nn.Module):
         self.stem_glyphs = nn.Linear(d, LABEL_CHARS * CHARS)
         self.apply(self._init_weights)
         for name, p in self.named_parameters():  # GPT-2: scale residual projections by depth
-            if name.endswith(("proj.weight", "fc_proj.weight")):
+            if name.endswith(("proj.weight", "fc_proj.weight", "pointwise.weight")):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
         for p in (self.patch_pos, self.tok_pos, self.queries):
             nn.init.normal_(p, mean=0.0, std=0.02)
@@ -220,8 +248,10 @@ class VLA(nn.Module):
         ids = instruction[:, :T]
         x = image.permute(0, 3, 1, 2).float().div(255.0).sub(0.5).contiguous(memory_format=torch.channels_last)
         seen = self.ln_patch(self.stem(x).flatten(2).transpose(1, 2))  # (B, P, C)
-        patches = seen + self.patch_pos
-        text = self.ln_text(self.tok_emb(ids)) + self.tok_pos[:, :T]  # (B, T, C)
+        patches, text = seen, self.ln_text(self.tok_emb(ids))  # (B, P, C), (B, T, C)
+        for patch_mix, text_mix in zip(self.patch_mix, self.text_mix, strict=True):
+            patches, text = patch_mix(patches, (c.grid, c.grid)), text_mix(text, (T,), keep=ids != 0)
+        patches, text = patches + self.patch_pos, text + self.tok_pos[:, :T]
         h = torch.cat([self.queries.expand(B, -1, -1), patches, text], dim=1)
         P = patches.size(1)
         keep = torch.cat([torch.ones(B, 2 + P, dtype=torch.bool, device=ids.device), ids != 0], dim=1)

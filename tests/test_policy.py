@@ -39,6 +39,7 @@ def stack(obs):
         (dict(point_head="grid"), "point_head='grid'"),
         (dict(dropout=1.5), "dropout=1.5"),
         (dict(stem_glyph_weight=-1.0), "stem_glyph_weight=-1.0"),
+        (dict(mix_layers=-1), "mix_layers=-1"),
     ],
 )
 def test_config_rejects_bad_values(overrides, words):
@@ -79,6 +80,34 @@ def test_act_batch_matches_act(tiny):
         np.testing.assert_allclose(a["point"], b["point"], atol=1e-5)
     with pytest.raises(ValueError, match="stacked"):
         tiny.act_batch(obs[0])
+
+
+def test_instruction_padding_does_not_leak_through_the_local_mixing():
+    """A short instruction gives the same outputs alone and batched with a longer one (padded to its length)."""
+    torch.manual_seed(0)
+    model = VLA(VLAConfig.preset("tiny")).eval()
+    for block in model.text_mix:  # make the text mixing matter (it starts near the identity)
+        torch.nn.init.normal_(block.pointwise.weight, std=0.5)
+    batch = stack(observations(2))
+    image, ids = torch.as_tensor(batch["image"]), torch.as_tensor(batch["instruction"])
+    ids[0, 6:] = 0  # sample 0: 6 tokens; sample 1 keeps its longer instruction
+    assert int((ids[1] != 0).sum()) > 6
+    with torch.no_grad():
+        together, _, _ = model(image, ids)
+        alone, _, _ = model(image[:1], ids[:1])
+    for key in ("type", "point", "patch_aux", "target_chars", "text_start"):
+        torch.testing.assert_close(together[key][:1], alone[key], atol=1e-5, rtol=1e-5)
+
+
+def test_configs_from_before_the_local_mixing_load_without_it(tmp_path):
+    model = VLA(VLAConfig.preset("tiny", mix_layers=0))
+    model.save(tmp_path / "old")
+    raw = json.loads((tmp_path / "old" / "config.json").read_text())
+    del raw["mix_layers"]  # a config.json written before the field existed
+    (tmp_path / "old" / "config.json").write_text(json.dumps(raw))
+    loaded = VLA.from_checkpoint(tmp_path / "old")
+    assert loaded.config.mix_layers == 0 and len(loaded.patch_mix) == 0
+    assert VLAConfig.preset("small").mix_layers == 2
 
 
 def test_wrong_observation_shape_is_a_clear_error(tiny):
