@@ -46,6 +46,8 @@ def main() -> None:  # a function: SubprocVecEnv's workers re-import this file
     parser.add_argument("--lr", type=float, default=3e-5)
     parser.add_argument("--trainable", default="all", help="VLA parameters PPO updates (minvla finetune --trainable)")
     parser.add_argument("--bc-steps", type=int, default=0, help="behaviour-cloning steps after each PPO update")
+    parser.add_argument("--bc-batch-size", type=int, default=16, help="samples per behaviour-cloning step")
+    parser.add_argument("--bc-lr", type=float, default=0.0, help="behaviour-cloning learning rate (0: --lr)")
     parser.add_argument("--out", default="runs/ppo-weakest")
     args = parser.parse_args()
     out = Path(args.out)
@@ -56,11 +58,11 @@ def main() -> None:  # a function: SubprocVecEnv's workers re-import this file
     summary = finetune(FinetuneConfig(model=args.model, env=envs, timesteps=10**7,
                                       minutes=args.minutes, out=str(out / "ppo"), lr=args.lr, n_epochs=2,
                                       eval_episodes=0, threads=2, trainable=args.trainable,
-                                      bc_steps=args.bc_steps))  # fmt: skip
+                                      bc_steps=args.bc_steps, bc_batch_size=args.bc_batch_size, bc_lr=args.bc_lr))  # fmt: skip
     after = success_by_family(out / "ppo", args.episodes)  # the final policy, not a best-of-evaluations pick
 
     mean = lambda rates: sum(rates.values()) / len(rates)  # noqa: E731  (families weigh equally, as in MinVLA-Synthetic-v0)
-    report = {"model": args.model, "family": weakest, "ppo_envs": envs, "lr": args.lr, "trainable": args.trainable, "bc_steps": args.bc_steps, "episodes_per_family": args.episodes, "before": before,
+    report = {"model": args.model, "family": weakest, "ppo_envs": envs, "lr": args.lr, "trainable": args.trainable, "bc_steps": args.bc_steps, "bc_batch_size": args.bc_batch_size, "bc_lr": args.bc_lr or args.lr, "episodes_per_family": args.episodes, "before": before,
               "after": after, "overall_before": mean(before), "overall_after": mean(after),
               "ppo": {k: summary[k] for k in ("timesteps", "steps_per_s", "seconds")}}  # fmt: skip
     (out / "before_after.json").write_text(json.dumps(report, indent=2) + "\n")

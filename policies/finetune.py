@@ -82,6 +82,7 @@ class FinetuneConfig:
         default=0, metadata={"help": "behaviour-cloning steps on the synthetic expert after each PPO update (0: off)"}
     )
     bc_batch_size: int = field(default=16, metadata={"help": "samples per behaviour-cloning step"})
+    bc_lr: float = field(default=0.0, metadata={"help": "learning rate of the behaviour-cloning steps (0: PPO's --lr)"})
     eval_freq: int = field(default=0, metadata={"help": "evaluate every N env steps (0: five times per run)"})
     eval_episodes: int = field(default=50, metadata={"help": "episodes per evaluation (0: no evaluation)"})
     checkpoint_freq: int = field(default=0, metadata={"help": "checkpoint every N env steps (0: five per run)"})
@@ -98,7 +99,7 @@ class FinetuneConfig:
         if self.bc_batch_size < 1:
             problems.append(f"bc_batch_size={self.bc_batch_size} must be >= 1")
         for name in ("eval_freq", "eval_episodes", "checkpoint_freq", "threads", "ent_coef", "target_kl", "minutes",
-                     "bc_steps"):  # fmt: skip
+                     "bc_steps", "bc_lr"):  # fmt: skip
             if getattr(self, name) < 0:
                 problems.append(f"{name}={getattr(self, name)} must be >= 0")
         if self.lr <= 0 or not 0 < self.gamma <= 1 or self.clip_range <= 0:
@@ -163,8 +164,8 @@ class TimeBudget(BaseCallback):
 
 
 class BCRehearsal(BaseCallback):
-    """After each PPO update, `steps` behaviour-cloning steps (AdamW at PPO's learning rate, gradients clipped to
-    1) on fresh synthetic expert batches of every family, on the parameters PPO trains. Expert episodes use
+    """After each PPO update, `steps` behaviour-cloning steps (AdamW at `lr`, gradients clipped to 1) on fresh
+    synthetic expert batches of every family, on the parameters PPO trains. Expert episodes use
     seeds >= 2**62 (`SyntheticBatches`), never an evaluation seed."""
 
     def __init__(self, steps: int, batch_size: int, lr: float, seed: int):
@@ -289,7 +290,7 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
                                       n_eval_episodes=cfg.eval_episodes, log_path=str(out), verbose=0,
                                       eval_freq=max(1, (cfg.eval_freq or cfg.timesteps // 5) // cfg.n_envs)))  # fmt: skip
     if cfg.bc_steps:
-        callbacks.append(BCRehearsal(cfg.bc_steps, cfg.bc_batch_size, cfg.lr, cfg.seed))
+        callbacks.append(BCRehearsal(cfg.bc_steps, cfg.bc_batch_size, cfg.bc_lr or cfg.lr, cfg.seed))
     if cfg.minutes:
         callbacks.append(TimeBudget(cfg.minutes * 60))
     if cfg.progress:

@@ -64,7 +64,11 @@ class TrainConfig:
     )
     eval_episodes: int = field(default=100, metadata={"help": "episodes per evaluation (0: no evaluation)"})
     eval_env: str = field(default="MinVLA-Synthetic-v0", metadata={"help": "env id of the evaluations"})
-    families: str | None = field(default=None, metadata={"help": "comma-separated task families (default: all)"})
+    families: str | None = field(
+        default=None,
+        metadata={"help": "comma-separated task families (default: all); naming one k times draws it k times as "
+                  "often (Scroll,Scroll,Click: two thirds Scroll); the checks count each family once"},
+    )  # fmt: skip
     point_head: str | None = field(
         default=None, metadata={"help": "override the preset's point head: patch or regress"}
     )
@@ -172,7 +176,8 @@ class Logger:
 def evaluate_policy(model: VLA, cfg: TrainConfig, seed: int = 1_000_000) -> Any:
     from minvla_gym.evaluation import evaluate  # lazily: only when a run evaluates
 
-    kwargs = {"env_kwargs": {"task": cfg.families.split(",")}} if cfg.families else {}
+    families = list(dict.fromkeys(cfg.families.split(","))) if cfg.families else None  # weights train, not test
+    kwargs = {"env_kwargs": {"task": families}} if families else {}
     return evaluate(model, cfg.eval_env, cfg.eval_episodes, seed, num_envs=16, progress=False, **kwargs)
 
 

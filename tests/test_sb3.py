@@ -129,6 +129,8 @@ def test_bc_rehearsal_behaviour_clones_between_ppo_updates():
     assert with_bc < 0.93 * without, (with_bc, without)  # measured 30.6 vs 34.7: it learned from the expert
     with pytest.raises(ValueError, match="bc_steps=-1"):
         FinetuneConfig(model="x", bc_steps=-1)
+    with pytest.raises(ValueError, match="bc_lr=-0.0001"):
+        FinetuneConfig(model="x", bc_lr=-1e-4)
 
 
 def test_deterministic_actions_and_probabilities_match_the_vla(tmp_path):

@@ -11,9 +11,10 @@ import torch
 from safetensors.torch import load_file
 
 from minvla_gym.cli import main
+from minvla_gym.envs.synthetic import SyntheticDesktopEnv
 from minvla_gym.policies.data import SyntheticBatches
 from minvla_gym.policies.model import VLA, VLAConfig
-from minvla_gym.policies.train import STATE_FILE, TrainConfig, lr_at, make_optimizer
+from minvla_gym.policies.train import STATE_FILE, TrainConfig, evaluate_policy, lr_at, make_optimizer
 
 FAST = ["--synthetic", "--preset", "tiny", "--batch-size", "4", "--workers", "0", "--no-progress"]
 
@@ -119,6 +120,16 @@ def test_init_starts_from_a_checkpoint_with_a_fresh_schedule(tmp_path):
     start, after = load_file(first / "last" / "model.safetensors"), load_file(second / "last" / "model.safetensors")
     assert start.keys() == after.keys() and all(torch.allclose(start[k], after[k], atol=1e-6) for k in start)
     assert torch.load(second / "last" / STATE_FILE, weights_only=True)["step"] == 1  # a new run, not a resume
+
+
+def test_repeated_families_weight_training_but_not_the_checks():
+    env = SyntheticDesktopEnv(task=["Hotkey", "Hotkey", "Hotkey", "Click"], size=64)
+    drawn = [env.reset(seed=s)[1]["task"] for s in range(400)]
+    assert 0.68 < drawn.count("Hotkey") / 400 < 0.82  # three draws in four
+    cfg = TrainConfig(synthetic=True, preset="tiny", families="Hotkey,Hotkey,Hotkey,Click", eval_episodes=100)
+    result = evaluate_policy(VLA(VLAConfig.preset("tiny")), cfg)
+    counts = {family: summary["episodes"] for family, summary in result.per_family.items()}
+    assert counts.keys() == {"Hotkey", "Click"} and 40 <= counts["Hotkey"] <= 60  # each family once
 
 
 def test_minvla_train_from_a_dataset_folder(tmp_path):
