@@ -3,9 +3,10 @@
     python examples/plot_learning_curves.py    # reads docs/curves/*.csv (copies of the runs' eval.csv), writes docs/learning_curves.png
 
 Curves: the quickstart from random weights (30 min); the pretraining of the shipped checkpoint
-(examples/pretrain.py, 90 min), and the same pretraining in sessions 2-4 (earlier versions of the model); the
-quickstart fine-tuning each checkpoint (30 min more, drawn after it) where one was run.
-Each point is an in-training check on 60 held-out episodes (about +-10 points of noise).
+(examples/pretrain.py: stage 1, 90 min from scratch; stage 2, 75 min more with the weak families drawn more
+often), and stage 1 in sessions 2-4 (earlier versions of the model); the quickstart fine-tuning each
+checkpoint (30 min more, drawn after it) where one was run. Each point is an in-training check on held-out
+episodes: 60 (about +-10 points of noise) up to session 5, 200 (about +-6) since session 6.
 """
 
 import csv
@@ -41,13 +42,21 @@ for name, quick, label, color in (
             ax.plot([start + m for m in minutes], success, "o--", color=color, alpha=0.7, label="  its quickstart")
 if (CURVES / "pretrain.csv").exists():
     pre_minutes, pre_success = read("pretrain.csv")
-    ax.plot(pre_minutes, pre_success, "s-", label="pretraining (examples/pretrain.py)")
+    ax.plot(pre_minutes, pre_success, "s-", label="pretraining, stage 1 (examples/pretrain.py)")
+    start = pre_minutes[-1]
+    if (CURVES / "quickstart_stage1.csv").exists():  # session 5's quickstart, from stage 1 alone
+        minutes, success = read("quickstart_stage1.csv")
+        ax.plot([start + m for m in minutes], success, "o--", color="C1", alpha=0.6,
+                label="  quickstart from stage 1 (session 5)")  # fmt: skip
+    if (CURVES / "pretrain2.csv").exists():  # stage 2 continues stage 1's final weights
+        minutes, success = read("pretrain2.csv")
+        ax.plot([start + m for m in minutes], success, "s-", label="pretraining, stage 2 (weak families drawn more)")
+        start += minutes[-1]
     if (CURVES / "quickstart.csv").exists():
         minutes, success = read("quickstart.csv")
-        start = pre_minutes[-1]
-        ax.plot([start + m for m in minutes], success, "o-", label="quickstart from the pretrained checkpoint")
+        ax.plot([start + m for m in minutes], success, "o-", label="quickstart from the shipped checkpoint")
         ax.axvline(start, color="grey", lw=0.8, ls=":")
-ax.set(xlabel="minutes of training on a 2-core CPU", ylabel="success rate (60 held-out episodes)", ylim=(0, 1),
+ax.set(xlabel="minutes of training on a 2-core CPU", ylabel="success rate (held-out check episodes)", ylim=(0, 1),
        title="MinVLA-Synthetic-v0, all 10 families")  # fmt: skip
 ax.grid(alpha=0.3)
 ax.legend()

@@ -15,6 +15,7 @@ from minvla_gym.envs.synthetic import SyntheticDesktopEnv
 from minvla_gym.policies.data import SyntheticBatches
 from minvla_gym.policies.model import VLA, VLAConfig
 from minvla_gym.policies.train import STATE_FILE, TrainConfig, evaluate_policy, lr_at, make_optimizer
+from minvla_gym.quickstart import WEAK_FAMILIES_FIRST
 
 FAST = ["--synthetic", "--preset", "tiny", "--batch-size", "4", "--workers", "0", "--no-progress"]
 
@@ -106,6 +107,7 @@ def test_minvla_quickstart_runs_end_to_end(tmp_path, capsys):
     report = json.loads((out / "quickstart.json").read_text())
     assert report["episodes"] == 4 and 0.0 <= report["success_rate"] <= 1.0 and report["training"]["steps"] >= 1
     assert report["training"]["checkpoint"] == str(out / "last")  # the final weights, not a pick on noisy checks
+    assert json.loads((out / "train_config.json").read_text())["families"] == WEAK_FAMILIES_FIRST  # the weighted mix
     assert main(["quickstart", "--minutes", "0"]) == 2
     assert main(["quickstart", "--init", str(tmp_path / "nowhere")]) == 2
     assert "no checkpoint there" in capsys.readouterr().err
