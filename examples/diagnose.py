@@ -9,13 +9,17 @@ from the reading heads: `glyphs` (a patch names the first character drawn in it)
 first letter of the label over it), `instr` (the act token names the target label's first letter).
 --oracle FAMILY plays whole episodes of FAMILY as is, then with the expert's scroll amount, the expert's
 action type, and both substituted: what training only those heads could at best give.
+--endings FAMILY plays whole episodes of FAMILY and tallies how they end: success, or the last action's type
+against the type the expert would have chosen there (e.g. "fail: click where the expert would scroll").
 """
 
 import argparse
+import collections
 
 import numpy as np
 import torch
 
+from minvla_gym.actions import ACTION_TYPES
 from minvla_gym.envs.synthetic import SyntheticDesktopEnv
 from minvla_gym.envs.synthetic.tasks import FAMILIES
 from minvla_gym.policies.data import collate, expert_rollout, make_sample
@@ -25,6 +29,7 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("model", help="VLA checkpoint directory")
 parser.add_argument("--episodes", type=int, default=100, help="episodes per family")
 parser.add_argument("--oracle", default=None, help="also play this family with expert parts substituted")
+parser.add_argument("--endings", default=None, help="also tally how this family's episodes end")
 args = parser.parse_args()
 model = VLA.from_checkpoint(args.model)
 span = LABEL_CHARS * CHARS
@@ -64,8 +69,9 @@ for family in FAMILIES:
     )
 
 
-def play(family: str, swap: tuple[str, ...]) -> float:
-    env, wins = SyntheticDesktopEnv(task=family, size=model.config.image_size), 0
+def play(family: str, swap: tuple[str, ...] = ()) -> collections.Counter:
+    """Episodes of `family` (seeds 0..N-1) -> a tally of how they ended."""
+    env, endings = SyntheticDesktopEnv(task=family, size=model.config.image_size), collections.Counter()
     for seed in range(args.episodes):
         obs, info = env.reset(seed=seed)
         for _ in range(env.unwrapped.task.max_steps):
@@ -77,10 +83,22 @@ def play(family: str, swap: tuple[str, ...]) -> float:
             obs, _, terminated, truncated, info = env.step(action)
             if terminated or truncated:
                 break
-        wins += info["is_success"]
-    return wins / args.episodes
+        chose, wanted = ACTION_TYPES[action["type"]], ACTION_TYPES[expert["type"]]
+        if info["is_success"]:
+            endings["success"] += 1
+        else:
+            where = "fail" if terminated else "out of steps"
+            mistake = f"{chose} (the expert's type) at the wrong place" if chose == wanted else \
+                f"{chose} where the expert would {wanted}"  # fmt: skip
+            endings[f"{where}: {mistake}"] += 1
+    return endings
 
 
 if args.oracle:
     for swap in ((), ("scroll",), ("type",), ("type", "scroll")):
-        print(f"{args.oracle}, expert {' + '.join(swap) or 'nothing'} swapped in: {play(args.oracle, swap):.1%}")
+        rate = play(args.oracle, swap)["success"] / args.episodes
+        print(f"{args.oracle}, expert {' + '.join(swap) or 'nothing'} swapped in: {rate:.1%}")
+if args.endings:
+    print(f"how {args.episodes} {args.endings} episodes end:")
+    for ending, count in play(args.endings).most_common():
+        print(f"  {count:4d}  {ending}")
