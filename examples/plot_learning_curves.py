@@ -25,7 +25,7 @@ def read(name: str) -> tuple[list[float], list[float]]:
     return [float(r["minutes"]) for r in rows], [float(r["success_rate"]) for r in rows]
 
 
-fig, ax = plt.subplots(figsize=(8, 4))
+fig, ax = plt.subplots(figsize=(11, 4.2))
 minutes, success = read("quickstart_from_scratch.csv")
 ax.plot(minutes, success, "o-", label="quickstart from random weights")
 # Earlier versions of the same pretraining (dashed), each with the quickstart that fine-tuned it, if kept.
@@ -59,7 +59,7 @@ if (CURVES / "pretrain.csv").exists():
 ax.set(xlabel="minutes of training on a 2-core CPU", ylabel="success rate (held-out check episodes)", ylim=(0, 1),
        title="MinVLA-Synthetic-v0, all 10 families")  # fmt: skip
 ax.grid(alpha=0.3)
-ax.legend()
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # beside the plot: the curves fill it
 fig.tight_layout()
 fig.savefig(CURVES.parent / "learning_curves.png", dpi=90)
 print(f"wrote {CURVES.parent / 'learning_curves.png'}")
