@@ -55,14 +55,15 @@ def main() -> None:  # a function: SubprocVecEnv's workers re-import this file
     weakest = args.family or min(before, key=before.get)
     print("before:", {k: f"{v:.1%}" for k, v in before.items()}, "-> fine-tuning on", weakest)
     envs = f"MinVLA-Synthetic-{weakest}-v0" + ("" if args.only else ",MinVLA-Synthetic-v0")
-    summary = finetune(FinetuneConfig(model=args.model, env=envs, timesteps=10**7,
-                                      minutes=args.minutes, out=str(out / "ppo"), lr=args.lr, n_epochs=2,
-                                      eval_episodes=0, threads=2, trainable=args.trainable,
-                                      bc_steps=args.bc_steps, bc_batch_size=args.bc_batch_size, bc_lr=args.bc_lr))  # fmt: skip
+    cfg = FinetuneConfig(model=args.model, env=envs, timesteps=10**7,
+                         minutes=args.minutes, out=str(out / "ppo"), lr=args.lr, n_epochs=2,
+                         eval_episodes=0, threads=2, trainable=args.trainable,
+                         bc_steps=args.bc_steps, bc_batch_size=args.bc_batch_size, bc_lr=args.bc_lr)  # fmt: skip
+    summary = finetune(cfg)
     after = success_by_family(out / "ppo", args.episodes)  # the final policy, not a best-of-evaluations pick
 
     mean = lambda rates: sum(rates.values()) / len(rates)  # noqa: E731  (families weigh equally, as in MinVLA-Synthetic-v0)
-    report = {"model": args.model, "family": weakest, "ppo_envs": envs, "lr": args.lr, "trainable": args.trainable, "bc_steps": args.bc_steps, "bc_batch_size": args.bc_batch_size, "bc_lr": args.bc_lr or args.lr, "episodes_per_family": args.episodes, "before": before,
+    report = {"model": args.model, "family": weakest, "ppo_envs": envs, "lr": args.lr, "trainable": args.trainable, "bc_steps": args.bc_steps, "bc_batch_size": args.bc_batch_size, "bc_lr": cfg.bc_lr, "episodes_per_family": args.episodes, "before": before,
               "after": after, "overall_before": mean(before), "overall_after": mean(after),
               "ppo": {k: summary[k] for k in ("timesteps", "steps_per_s", "seconds")}}  # fmt: skip
     (out / "before_after.json").write_text(json.dumps(report, indent=2) + "\n")

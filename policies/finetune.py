@@ -102,6 +102,7 @@ class FinetuneConfig:
                      "bc_steps", "bc_lr"):  # fmt: skip
             if getattr(self, name) < 0:
                 problems.append(f"{name}={getattr(self, name)} must be >= 0")
+        self.bc_lr = self.bc_lr or self.lr  # 0: the rehearsal steps at PPO's learning rate
         if self.lr <= 0 or not 0 < self.gamma <= 1 or self.clip_range <= 0:
             problems.append(f"lr={self.lr} and clip_range={self.clip_range} must be > 0, gamma={self.gamma} in (0, 1]")
         if self.vec_env not in ("subproc", "dummy"):
@@ -290,7 +291,7 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
                                       n_eval_episodes=cfg.eval_episodes, log_path=str(out), verbose=0,
                                       eval_freq=max(1, (cfg.eval_freq or cfg.timesteps // 5) // cfg.n_envs)))  # fmt: skip
     if cfg.bc_steps:
-        callbacks.append(BCRehearsal(cfg.bc_steps, cfg.bc_batch_size, cfg.bc_lr or cfg.lr, cfg.seed))
+        callbacks.append(BCRehearsal(cfg.bc_steps, cfg.bc_batch_size, cfg.bc_lr, cfg.seed))
     if cfg.minutes:
         callbacks.append(TimeBudget(cfg.minutes * 60))
     if cfg.progress:

@@ -131,6 +131,8 @@ def test_bc_rehearsal_behaviour_clones_between_ppo_updates():
         FinetuneConfig(model="x", bc_steps=-1)
     with pytest.raises(ValueError, match="bc_lr=-0.0001"):
         FinetuneConfig(model="x", bc_lr=-1e-4)
+    assert FinetuneConfig(model="x", lr=2e-5).bc_lr == 2e-5  # by default at PPO's learning rate
+    assert FinetuneConfig(model="x", lr=2e-5, bc_lr=1e-4).bc_lr == 1e-4
 
 
 def test_deterministic_actions_and_probabilities_match_the_vla(tmp_path):
