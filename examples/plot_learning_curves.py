@@ -4,7 +4,7 @@
 
 Curves: the quickstart from random weights (30 min); the pretraining of the shipped checkpoint
 (examples/pretrain.py: stage 1, 90 min from scratch; stage 2, 75 min more with the weak families drawn more
-often), and stage 1 in sessions 2-4 (earlier versions of the model); the quickstart fine-tuning each
+often; stage 3, 70 min more with the weakest drawn more still), and stage 1 in sessions 2-4 (earlier versions of the model); the quickstart fine-tuning each
 checkpoint (30 min more, drawn after it) where one was run. Each point is an in-training check on held-out
 episodes: 60 (about +-10 points of noise) up to session 5, 200 (about +-6) since session 6.
 """
@@ -51,6 +51,16 @@ if (CURVES / "pretrain.csv").exists():
     if (CURVES / "pretrain2.csv").exists():  # stage 2 continues stage 1's final weights
         minutes, success = read("pretrain2.csv")
         ax.plot([start + m for m in minutes], success, "s-", label="pretraining, stage 2 (weak families drawn more)")
+        start += minutes[-1]
+    if (CURVES / "quickstart_stage2.csv").exists():  # session 6's quickstart, from stage 2
+        minutes, success = read("quickstart_stage2.csv")
+        ax.plot([start + m for m in minutes], success, "o--", color="C2", alpha=0.6,
+                label="  quickstart from stage 2 (session 6)")  # fmt: skip
+    if (CURVES / "pretrain3.csv").exists():  # stage 3 continues stage 2's final weights
+        minutes, success = read("pretrain3.csv")
+        ax.plot(
+            [start + m for m in minutes], success, "s-", label="pretraining, stage 3 (the weakest drawn more still)"
+        )
         start += minutes[-1]
     if (CURVES / "quickstart.csv").exists():
         minutes, success = read("quickstart.csv")
