@@ -1,13 +1,17 @@
 """Issue 5's experiment: PPO fine-tunes a behaviour-cloned VLA on its weakest family; success before and after.
 
-    python examples/ppo_weakest_family.py runs/quickstart/best --minutes 30 --out runs/ppo-weakest
+    python examples/ppo_weakest_family.py runs/quickstart/last --minutes 20 --only --lr 5e-5 --bc-steps 4 \
+        --bc-batch-size 32 --bc-target start --bc-families others --out runs/ppo-anchor   # session 7's run
 
 1. Evaluate the checkpoint on every family (MinVLA-Synthetic-<Family>-v0, --episodes each, seeds 0..N-1).
 2. Fine-tune it with PPO (`minvla finetune`) for --minutes: half the envs run the family it is worst at, half
    run every family (MinVLA-Synthetic-v0), so the other families keep a say in the policy gradient
    (--only: the weakest family alone). --trainable limits what PPO updates (e.g. the family's own head);
-   --bc-steps N adds N behaviour-cloning steps on the expert (every family) after each PPO update (PPO-ptx).
-3. Evaluate the fine-tuned VLA on exactly the same episodes (same seeds), and chart both.
+   --bc-steps N adds N supervised steps after each PPO update: on the expert's actions (PPO-ptx), or with
+   --bc-target start on the checkpoint's own action distribution (a KL anchor); --bc-families others draws
+   them from the families PPO does not run.
+3. Evaluate the fine-tuned VLA on exactly the same episodes (same seeds), chart both, and count per family the
+   episodes gained and lost.
 Writes OUT/before_after.json and OUT/before_after.png.
 """
 
@@ -26,14 +30,15 @@ from minvla_gym.policies.finetune import FinetuneConfig, finetune  # noqa: E402
 from minvla_gym.policies.model import VLA  # noqa: E402
 
 
-def success_by_family(checkpoint, episodes: int) -> dict[str, float]:
+def success_by_family(checkpoint, episodes: int) -> tuple[dict[str, float], dict[str, list[bool]]]:
+    """Success rate per family on seeds 0..episodes-1 of its env, and each episode's outcome (for pairing)."""
     policy = VLA.from_checkpoint(checkpoint)
-    rates = {}
+    rates, outcomes = {}, {}
     for family in FAMILIES:
         env_id, screen = f"MinVLA-Synthetic-{family}-v0", {"size": policy.config.image_size}
         result = evaluate(policy, env_id, episodes, seed=0, env_kwargs=screen, num_envs=16, progress=False)
-        rates[family] = result.success_rate
-    return rates
+        rates[family], outcomes[family] = result.success_rate, [r.success for r in result.records]
+    return rates, outcomes
 
 
 def main() -> None:  # a function: SubprocVecEnv's workers re-import this file
@@ -48,28 +53,35 @@ def main() -> None:  # a function: SubprocVecEnv's workers re-import this file
     parser.add_argument("--bc-steps", type=int, default=0, help="behaviour-cloning steps after each PPO update")
     parser.add_argument("--bc-batch-size", type=int, default=16, help="samples per behaviour-cloning step")
     parser.add_argument("--bc-lr", type=float, default=0.0, help="behaviour-cloning learning rate (0: --lr)")
+    parser.add_argument("--bc-target", default="expert", help="expert, or start: a KL anchor to the checkpoint")
+    parser.add_argument("--bc-families", default="all", help="families of those steps: all, others, or names")
     parser.add_argument("--out", default="runs/ppo-weakest")
     args = parser.parse_args()
     out = Path(args.out)
-    before = success_by_family(args.model, args.episodes)
+    before, won_before = success_by_family(args.model, args.episodes)
     weakest = args.family or min(before, key=before.get)
     print("before:", {k: f"{v:.1%}" for k, v in before.items()}, "-> fine-tuning on", weakest)
     envs = f"MinVLA-Synthetic-{weakest}-v0" + ("" if args.only else ",MinVLA-Synthetic-v0")
     cfg = FinetuneConfig(model=args.model, env=envs, timesteps=10**7,
                          minutes=args.minutes, out=str(out / "ppo"), lr=args.lr, n_epochs=2,
                          eval_episodes=0, threads=2, trainable=args.trainable,
-                         bc_steps=args.bc_steps, bc_batch_size=args.bc_batch_size, bc_lr=args.bc_lr)  # fmt: skip
+                         bc_steps=args.bc_steps, bc_batch_size=args.bc_batch_size, bc_lr=args.bc_lr,
+                         bc_target=args.bc_target, bc_families=args.bc_families)  # fmt: skip
     summary = finetune(cfg)
-    after = success_by_family(out / "ppo", args.episodes)  # the final policy, not a best-of-evaluations pick
+    after, won_after = success_by_family(out / "ppo", args.episodes)  # the final policy, not a best-of pick
+    # Same seeds before and after, so the change in a family is episodes gained minus episodes lost.
+    flips = {f: {"gained": sum(a and not b for b, a in zip(won_before[f], won_after[f], strict=True)),
+                 "lost": sum(b and not a for b, a in zip(won_before[f], won_after[f], strict=True))} for f in FAMILIES}  # fmt: skip
 
     mean = lambda rates: sum(rates.values()) / len(rates)  # noqa: E731  (families weigh equally, as in MinVLA-Synthetic-v0)
-    report = {"model": args.model, "family": weakest, "ppo_envs": envs, "lr": args.lr, "trainable": args.trainable, "bc_steps": args.bc_steps, "bc_batch_size": args.bc_batch_size, "bc_lr": cfg.bc_lr, "episodes_per_family": args.episodes, "before": before,
-              "after": after, "overall_before": mean(before), "overall_after": mean(after),
+    report = {"model": args.model, "family": weakest, "ppo_envs": envs, "lr": args.lr, "trainable": args.trainable, "bc_steps": args.bc_steps, "bc_batch_size": args.bc_batch_size, "bc_lr": cfg.bc_lr, "bc_target": args.bc_target, "bc_families": cfg.rehearsal_families() or "all", "episodes_per_family": args.episodes, "before": before,
+              "after": after, "episodes_gained_lost": flips, "overall_before": mean(before), "overall_after": mean(after),
               "ppo": {k: summary[k] for k in ("timesteps", "steps_per_s", "seconds")}}  # fmt: skip
     (out / "before_after.json").write_text(json.dumps(report, indent=2) + "\n")
     for family in FAMILIES:
         print(
-            f"{family:12s} {before[family]:6.1%} -> {after[family]:6.1%}  ({100 * (after[family] - before[family]):+.1f} pt)"
+            f"{family:12s} {before[family]:6.1%} -> {after[family]:6.1%}  ({100 * (after[family] - before[family]):+.1f} pt;"
+            f" episodes gained {flips[family]['gained']}, lost {flips[family]['lost']})"
         )
     print(f"{'overall':12s} {mean(before):6.1%} -> {mean(after):6.1%}; PPO: {summary['timesteps']} steps, "
           f"{summary['steps_per_s']:.1f} steps/s")  # fmt: skip

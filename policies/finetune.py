@@ -8,9 +8,11 @@ with FlatActionWrapper (SubprocVecEnv, or DummyVecEnv with --vec-env dummy). SB3
 success (`info["is_success"]`) every --eval-freq steps; rollout and eval success rates, losses and KL go to
 TensorBoard. --resume continues from the newest checkpoint under --out, up to --timesteps in all.
 
---bc-steps N interleaves N behaviour-cloning steps on the synthetic expert (every family, the VLA's own loss)
-after each PPO update, as InstructGPT's PPO-ptx mixes pretraining gradients into PPO: the policy gradient
-of the family being fine-tuned then cannot quietly undo what behaviour cloning taught the others.
+--bc-steps N interleaves N supervised steps on synthetic expert screens after each PPO update, so the policy
+gradient of the family being fine-tuned cannot quietly undo what behaviour cloning taught the others. With
+--bc-target expert (the default) they fit the expert's actions, as InstructGPT's PPO-ptx mixes pretraining
+gradients into PPO; with --bc-target start they fit the starting VLA's own action distribution (a KL anchor),
+which holds the policy still there. --bc-families others draws them from the families no --env runs.
 
 Writes under --out:
     config.json, model.safetensors   the fine-tuned VLA, refreshed at every checkpoint: `minvla eval --model OUT`
@@ -23,6 +25,7 @@ Writes under --out:
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 import re
@@ -36,12 +39,14 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+import torch.nn.functional as F
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 from tqdm.auto import tqdm
 
+from minvla_gym.envs.synthetic.tasks import FAMILIES
 from minvla_gym.policies.data import SyntheticBatches
 from minvla_gym.policies.model import VLA, VLAConfig
 from minvla_gym.policies.sb3 import coord_bins_for, export_vla, make_ppo
@@ -83,6 +88,15 @@ class FinetuneConfig:
     )
     bc_batch_size: int = field(default=16, metadata={"help": "samples per behaviour-cloning step"})
     bc_lr: float = field(default=0.0, metadata={"help": "learning rate of the behaviour-cloning steps (0: PPO's --lr)"})
+    bc_target: str = field(
+        default="expert",
+        metadata={"help": "what those steps fit: expert (its actions) or start (a KL anchor to the starting VLA's "
+                  "action distribution)"},
+    )  # fmt: skip
+    bc_families: str = field(
+        default="all",
+        metadata={"help": "families of those steps: all, others (those no --env runs), or comma-separated names"},
+    )
     eval_freq: int = field(default=0, metadata={"help": "evaluate every N env steps (0: five times per run)"})
     eval_episodes: int = field(default=50, metadata={"help": "episodes per evaluation (0: no evaluation)"})
     checkpoint_freq: int = field(default=0, metadata={"help": "checkpoint every N env steps (0: five per run)"})
@@ -103,6 +117,8 @@ class FinetuneConfig:
             if getattr(self, name) < 0:
                 problems.append(f"{name}={getattr(self, name)} must be >= 0")
         self.bc_lr = self.bc_lr or self.lr  # 0: the rehearsal steps at PPO's learning rate
+        if self.bc_target not in ("expert", "start"):
+            problems.append(f"bc_target={self.bc_target!r} must be expert or start")
         if self.lr <= 0 or not 0 < self.gamma <= 1 or self.clip_range <= 0:
             problems.append(f"lr={self.lr} and clip_range={self.clip_range} must be > 0, gamma={self.gamma} in (0, 1]")
         if self.vec_env not in ("subproc", "dummy"):
@@ -112,8 +128,21 @@ class FinetuneConfig:
         unknown = [env_id for env_id in self.env.split(",") if env_id not in gym.registry]
         if unknown:
             problems.append(f"env={unknown} is not a registered id (import minvla_gym registers ours)")
+        elif self.bc_steps and not self.rehearsal_families() and self.bc_families == "others":
+            problems.append(f"bc_families=others: the envs {self.env} run every family, so no other is left")
+        unknown = set(self.bc_families.split(",")) - set(FAMILIES) if self.bc_families not in ("all", "others") else ()
+        if unknown:
+            problems.append(f"bc_families: unknown families {sorted(unknown)}; expected some of {list(FAMILIES)}")
         if problems:
             raise ValueError("invalid finetune arguments: " + "; ".join(problems))
+
+    def rehearsal_families(self) -> list[str] | None:
+        """The families of the rehearsal steps (None: every family)."""
+        if self.bc_families == "all":
+            return None
+        if self.bc_families == "others":
+            return [family for family in FAMILIES if family not in trained_families(self.env)]
+        return self.bc_families.split(",")
 
 
 def make_envs(env_id: str, config: VLAConfig, n_envs: int, seed: int, subproc: bool = False):
@@ -164,21 +193,64 @@ class TimeBudget(BaseCallback):
         return time.time() < self.deadline
 
 
-class BCRehearsal(BaseCallback):
-    """After each PPO update, `steps` behaviour-cloning steps (AdamW at `lr`, gradients clipped to 1) on fresh
-    synthetic expert batches of every family, on the parameters PPO trains. Expert episodes use
-    seeds >= 2**62 (`SyntheticBatches`), never an evaluation seed."""
+# The factors of an action, as the heads give them (docs/policy.md): what the anchor holds in place.
+ACTION_FACTORS = ("type", "point", "end_point", "scroll", "hotkey", "text_start", "text_end")
 
-    def __init__(self, steps: int, batch_size: int, lr: float, seed: int):
+
+def action_kl(heads: dict[str, torch.Tensor], reference: dict[str, torch.Tensor]) -> torch.Tensor:
+    """KL(reference || current) summed over the action's factors, batch mean, plus the L1 distance of the in-patch
+    offsets at the reference's chosen patches: zero exactly when the current heads act as the reference's."""
+    total = heads["type"].new_zeros(())
+    for key in ACTION_FACTORS:  # -inf marks impossible text positions in both: clamp them to a finite floor
+        current, target = (F.log_softmax(h[key].clamp(min=-1e4), -1) for h in (heads, reference))
+        total = total + F.kl_div(current, target, log_target=True, reduction="batchmean")
+    for key in ("point", "end_point"):
+        index = reference[key].argmax(-1)
+        rows = torch.arange(len(index), device=index.device)
+        current, target = (torch.sigmoid(h[key + "_offset"][rows, index]) for h in (heads, reference))
+        total = total + (current - target).abs().sum(-1).mean()
+    return total
+
+
+def trained_families(env_ids: str) -> set[str]:
+    """The task families that comma-separated synthetic env ids run (MinVLA-Synthetic-v0: all of them)."""
+    families = set()
+    for env_id in env_ids.split(","):
+        if env_id == "MinVLA-Synthetic-v0":
+            families |= set(FAMILIES)
+        elif (match := re.fullmatch(r"MinVLA-Synthetic-(\w+)-v0", env_id)) and match.group(1) in FAMILIES:
+            families.add(match.group(1))
+    return families
+
+
+class Rehearsal(BaseCallback):
+    """After each PPO update, `steps` supervised steps (AdamW at `lr`, gradients clipped to 1) on fresh synthetic
+    expert batches of `families` (None: every family), on the parameters PPO trains. Expert episodes use seeds
+    >= 2**62 (`SyntheticBatches`), never an evaluation seed. What the steps fit, `target`:
+
+    "expert": the VLA's own behaviour-cloning loss on the expert's actions (InstructGPT's PPO-ptx).
+    "start": `action_kl` to the VLA as it was when learning began (a frozen copy), which holds the policy where
+        it was on those screens. Fitting the expert instead moves it there too: 292 behaviour-cloning steps alone
+        cost Slider 3.5 points of session 6's quickstart policy (docs/rl.md).
+    """
+
+    def __init__(self, steps: int, batch_size: int, lr: float, seed: int, target: str = "expert",
+                 families: list[str] | None = None):  # fmt: skip
         super().__init__()
+        if target not in ("expert", "start"):
+            raise ValueError(f"Rehearsal: target={target!r} must be 'expert' or 'start'")
         self.steps, self.batch_size, self.lr, self.seed = steps, batch_size, lr, seed
+        self.target, self.families = target, families
 
     def _on_training_start(self) -> None:
         vla = self.model.policy.vla
-        self.batches = SyntheticBatches(self.batch_size, vla.config.grid, self.seed, size=vla.config.image_size)
+        self.batches = SyntheticBatches(self.batch_size, vla.config.grid, self.seed, size=vla.config.image_size,
+                                        families=self.families)  # fmt: skip
         self.parameters = [p for p in vla.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(self.parameters, lr=self.lr, weight_decay=0.0)
         self.start, self.batch_index = self.model.num_timesteps, self.model.num_timesteps  # resumes draw anew
+        if self.target == "start":  # a resumed run holds on to where it resumed
+            self.reference = copy.deepcopy(vla).eval().requires_grad_(False)
 
     def _on_rollout_start(self) -> None:  # SB3 calls this after each update (and before the first rollout)
         if self.model.num_timesteps == self.start:
@@ -188,14 +260,18 @@ class BCRehearsal(BaseCallback):
         for _ in range(self.steps):
             batch = {k: v.to(device) for k, v in self.batches[self.batch_index].items()}
             self.batch_index += 1
-            _, loss, parts = vla(batch["image"], batch["instruction"], batch)
+            if self.target == "expert":
+                loss = vla(batch["image"], batch["instruction"], batch)[1]
+            else:
+                with torch.no_grad():
+                    reference = self.reference(batch["image"], batch["instruction"])[0]
+                loss = action_kl(vla(batch["image"], batch["instruction"])[0], reference)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.parameters, 1.0)
             self.optimizer.step()
         vla.eval()
-        self.logger.record("train/bc_loss", loss.item())
-        self.logger.record("train/bc_point_loss", parts["point"])
+        self.logger.record("train/bc_loss" if self.target == "expert" else "train/anchor_kl", loss.item())
 
     def _on_step(self) -> bool:
         return True
@@ -291,7 +367,8 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
                                       n_eval_episodes=cfg.eval_episodes, log_path=str(out), verbose=0,
                                       eval_freq=max(1, (cfg.eval_freq or cfg.timesteps // 5) // cfg.n_envs)))  # fmt: skip
     if cfg.bc_steps:
-        callbacks.append(BCRehearsal(cfg.bc_steps, cfg.bc_batch_size, cfg.bc_lr, cfg.seed))
+        callbacks.append(Rehearsal(cfg.bc_steps, cfg.bc_batch_size, cfg.bc_lr, cfg.seed, cfg.bc_target,
+                                   cfg.rehearsal_families()))  # fmt: skip
     if cfg.minutes:
         callbacks.append(TimeBudget(cfg.minutes * 60))
     if cfg.progress:

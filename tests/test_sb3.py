@@ -16,7 +16,7 @@ from minvla_gym.actions import ACTION_TYPES, HOTKEY, HOTKEYS
 from minvla_gym.cli import main
 from minvla_gym.evaluation import evaluate
 from minvla_gym.policies.data import SyntheticBatches
-from minvla_gym.policies.finetune import BCRehearsal, FinetuneConfig, make_envs
+from minvla_gym.policies.finetune import FinetuneConfig, Rehearsal, action_kl, make_envs, trained_families
 from minvla_gym.policies.model import VLA, VLAConfig
 from minvla_gym.policies.sb3 import (
     USES,
@@ -123,7 +123,7 @@ def test_bc_rehearsal_behaviour_clones_between_ppo_updates():
         with torch.no_grad():
             return model.policy.vla(held_out["image"], held_out["instruction"], held_out)[1].item()
 
-    rehearsal = BCRehearsal(steps=16, batch_size=8, lr=1e-3, seed=0)
+    rehearsal = Rehearsal(steps=16, batch_size=8, lr=1e-3, seed=0)  # target: the expert
     with_bc, without = run([rehearsal]), run([])
     assert rehearsal.batch_index == 16 * 5  # after each of the 5 updates that a rollout follows
     assert with_bc < 0.93 * without, (with_bc, without)  # measured 30.6 vs 34.7: it learned from the expert
@@ -133,6 +133,36 @@ def test_bc_rehearsal_behaviour_clones_between_ppo_updates():
         FinetuneConfig(model="x", bc_lr=-1e-4)
     assert FinetuneConfig(model="x", lr=2e-5).bc_lr == 2e-5  # by default at PPO's learning rate
     assert FinetuneConfig(model="x", lr=2e-5, bc_lr=1e-4).bc_lr == 1e-4
+
+
+def test_anchor_rehearsal_holds_the_policy_where_it_started():
+    """--bc-target start: the KL anchor keeps the starting VLA's actions on the families it rehearses."""
+    held_out = SyntheticBatches(16, tiny_vla().config.grid, seed=99, size=SIZE, families=["Click", "Type"])[0]
+    start = tiny_vla(seed=1, spread=0.2)
+    with torch.no_grad():
+        reference = start(held_out["image"], held_out["instruction"])[0]
+    assert action_kl(reference, reference).item() == 0.0
+
+    def drift(callbacks):  # how far PPO on Hotkey moved the held-out Click/Type actions from where they started
+        vla = tiny_vla(seed=1, spread=0.2)
+        env = vec_env(vla.config, env_id="MinVLA-Synthetic-Hotkey-v0")
+        model = make_ppo(env, vla, n_steps=32, batch_size=64, n_epochs=2, learning_rate=1e-3, seed=0)
+        model.learn(64 * 6, callback=callbacks)
+        with torch.no_grad():
+            return action_kl(model.policy.vla(held_out["image"], held_out["instruction"])[0], reference).item()
+
+    anchor = Rehearsal(steps=8, batch_size=8, lr=1e-3, seed=0, target="start", families=["Click", "Type"])
+    held, free = drift([anchor]), drift([])
+    assert held < 0.5 * free, (held, free)  # measured 0.062 against 0.53
+    assert trained_families("MinVLA-Synthetic-Scroll-v0,MinVLA-Synthetic-Icon-v0") == {"Scroll", "Icon"}
+    others = FinetuneConfig(model="x", env="MinVLA-Synthetic-Scroll-v0", bc_steps=4, bc_families="others")
+    assert "Scroll" not in others.rehearsal_families() and len(others.rehearsal_families()) == 9
+    with pytest.raises(ValueError, match="no other is left"):
+        FinetuneConfig(model="x", env="MinVLA-Synthetic-v0", bc_steps=4, bc_families="others")
+    with pytest.raises(ValueError, match="bc_target='teacher'"):
+        FinetuneConfig(model="x", bc_target="teacher")
+    with pytest.raises(ValueError, match="Scrol"):
+        FinetuneConfig(model="x", bc_families="Scrol")
 
 
 def test_deterministic_actions_and_probabilities_match_the_vla(tmp_path):
