@@ -51,6 +51,7 @@ from minvla_gym.policies.data import SyntheticBatches
 from minvla_gym.policies.model import VLA, VLAConfig
 from minvla_gym.policies.sb3 import coord_bins_for, export_vla, make_ppo
 from minvla_gym.policies.train import add_arguments
+from minvla_gym.registration import SYNTHETIC_ENTRY_POINT
 from minvla_gym.wrappers import FlatActionWrapper
 
 CHECKPOINT = re.compile(r"ppo_(\d+)_steps\.zip")
@@ -128,7 +129,7 @@ class FinetuneConfig:
         unknown = [env_id for env_id in self.env.split(",") if env_id not in gym.registry]
         if unknown:
             problems.append(f"env={unknown} is not a registered id (import minvla_gym registers ours)")
-        elif self.bc_steps and not self.rehearsal_families() and self.bc_families == "others":
+        elif self.bc_steps and self.bc_families == "others" and not self.rehearsal_families():
             problems.append(f"bc_families=others: the envs {self.env} run every family, so no other is left")
         unknown = set(self.bc_families.split(",")) - set(FAMILIES) if self.bc_families not in ("all", "others") else ()
         if unknown:
@@ -213,13 +214,13 @@ def action_kl(heads: dict[str, torch.Tensor], reference: dict[str, torch.Tensor]
 
 
 def trained_families(env_ids: str) -> set[str]:
-    """The task families that comma-separated synthetic env ids run (MinVLA-Synthetic-v0: all of them)."""
+    """The task families that comma-separated synthetic env ids run, as their registration says (no task: all)."""
     families = set()
     for env_id in env_ids.split(","):
-        if env_id == "MinVLA-Synthetic-v0":
-            families |= set(FAMILIES)
-        elif (match := re.fullmatch(r"MinVLA-Synthetic-(\w+)-v0", env_id)) and match.group(1) in FAMILIES:
-            families.add(match.group(1))
+        spec = gym.spec(env_id)
+        if spec.entry_point == SYNTHETIC_ENTRY_POINT:
+            task = spec.kwargs.get("task")
+            families |= set(FAMILIES) if task is None else {task} if isinstance(task, str) else set(task)
     return families
 
 
