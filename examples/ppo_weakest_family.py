@@ -1,7 +1,9 @@
 """Issue 5's experiment: PPO fine-tunes a behaviour-cloned VLA on its weakest family; success before and after.
 
     python examples/ppo_weakest_family.py runs/quickstart/last --minutes 20 --only --lr 5e-5 --bc-steps 4 \
-        --bc-batch-size 32 --bc-target start --bc-families others --out runs/ppo-anchor   # session 7's run
+        --bc-batch-size 32 --bc-target start --bc-families others --episodes 1000 --seed 1 \
+        --out runs/ppo-anchor-seed1                                            # session 8's run (docs/rl.md)
+    python examples/ppo_weakest_family.py runs/quickstart/last --reevaluate --episodes 1000 --out runs/ppo-anchor
 
 1. Evaluate the checkpoint on every family (MinVLA-Synthetic-<Family>-v0, --episodes each, seeds 0..N-1).
 2. Fine-tune it with PPO (`minvla finetune`) for --minutes: half the envs run the family it is worst at, half
@@ -11,7 +13,8 @@
    --bc-target start on the checkpoint's own action distribution (a KL anchor); --bc-families others draws
    them from the families PPO does not run.
 3. Evaluate the fine-tuned VLA on exactly the same episodes (same seeds), chart both, and count per family the
-   episodes gained and lost.
+   episodes gained and lost, with a 95% interval of the paired change. --reevaluate skips PPO and evaluates
+   an earlier run's OUT/ppo again (e.g. on more --episodes).
 Writes OUT/before_after.json and OUT/before_after.png.
 """
 
@@ -25,7 +28,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from minvla_gym.envs.synthetic.tasks import FAMILIES  # noqa: E402
-from minvla_gym.evaluation import evaluate  # noqa: E402
+from minvla_gym.evaluation import evaluate, paired_change_interval  # noqa: E402
 from minvla_gym.policies.finetune import FinetuneConfig, finetune  # noqa: E402
 from minvla_gym.policies.model import VLA  # noqa: E402
 
@@ -55,32 +58,38 @@ def main() -> None:  # a function: SubprocVecEnv's workers re-import this file
     parser.add_argument("--bc-lr", type=float, default=0.0, help="behaviour-cloning learning rate (0: --lr)")
     parser.add_argument("--bc-target", default="expert", help="expert, or start: a KL anchor to the checkpoint")
     parser.add_argument("--bc-families", default="all", help="families of those steps: all, others, or names")
+    parser.add_argument("--seed", type=int, default=0, help="seed of PPO, its envs and the rehearsal batches")
     parser.add_argument("--out", default="runs/ppo-weakest")
+    parser.add_argument("--reevaluate", action="store_true",
+                        help="no PPO: evaluate OUT/ppo again (e.g. with more --episodes) and rewrite the report")  # fmt: skip
     args = parser.parse_args()
     out = Path(args.out)
     before, won_before = success_by_family(args.model, args.episodes)
-    weakest = args.family or min(before, key=before.get)
+    previous = json.loads((out / "before_after.json").read_text()) if args.reevaluate else {}
+    weakest = args.family or previous.get("family") or min(before, key=before.get)
     print("before:", {k: f"{v:.1%}" for k, v in before.items()}, "-> fine-tuning on", weakest)
     envs = f"MinVLA-Synthetic-{weakest}-v0" + ("" if args.only else ",MinVLA-Synthetic-v0")
     cfg = FinetuneConfig(model=args.model, env=envs, timesteps=10**7,
                          minutes=args.minutes, out=str(out / "ppo"), lr=args.lr, n_epochs=2,
-                         eval_episodes=0, threads=2, trainable=args.trainable,
+                         eval_episodes=0, threads=2, seed=args.seed, trainable=args.trainable,
                          bc_steps=args.bc_steps, bc_batch_size=args.bc_batch_size, bc_lr=args.bc_lr,
                          bc_target=args.bc_target, bc_families=args.bc_families)  # fmt: skip
-    summary = finetune(cfg)
+    summary = previous["ppo"] if args.reevaluate else finetune(cfg)
     after, won_after = success_by_family(out / "ppo", args.episodes)  # the final policy, not a best-of pick
     # Same seeds before and after, so the change in a family is episodes gained minus episodes lost.
     flips = {f: {"gained": sum(a and not b for b, a in zip(won_before[f], won_after[f], strict=True)),
                  "lost": sum(b and not a for b, a in zip(won_before[f], won_after[f], strict=True))} for f in FAMILIES}  # fmt: skip
+    change_interval = {f: paired_change_interval(won_before[f], won_after[f])[1:] for f in FAMILIES}
 
     mean = lambda rates: sum(rates.values()) / len(rates)  # noqa: E731  (families weigh equally, as in MinVLA-Synthetic-v0)
-    report = {"model": args.model, "family": weakest, "ppo_envs": envs, "lr": args.lr, "trainable": args.trainable, "bc_steps": args.bc_steps, "bc_batch_size": args.bc_batch_size, "bc_lr": cfg.bc_lr, "bc_target": args.bc_target, "bc_families": cfg.rehearsal_families() or "all", "episodes_per_family": args.episodes, "before": before,
-              "after": after, "episodes_gained_lost": flips, "overall_before": mean(before), "overall_after": mean(after),
+    report = {"model": args.model, "seed": args.seed, "family": weakest, "ppo_envs": envs, "lr": args.lr, "trainable": args.trainable, "bc_steps": args.bc_steps, "bc_batch_size": args.bc_batch_size, "bc_lr": cfg.bc_lr, "bc_target": args.bc_target, "bc_families": cfg.rehearsal_families() or "all", "episodes_per_family": args.episodes, "before": before,
+              "after": after, "episodes_gained_lost": flips, "change_95ci": change_interval, "overall_before": mean(before), "overall_after": mean(after),
               "ppo": {k: summary[k] for k in ("timesteps", "steps_per_s", "seconds")}}  # fmt: skip
     (out / "before_after.json").write_text(json.dumps(report, indent=2) + "\n")
     for family in FAMILIES:
         print(
             f"{family:12s} {before[family]:6.1%} -> {after[family]:6.1%}  ({100 * (after[family] - before[family]):+.1f} pt;"
+            f" 95% CI [{100 * change_interval[family][0]:+.1f}, {100 * change_interval[family][1]:+.1f}];"
             f" episodes gained {flips[family]['gained']}, lost {flips[family]['lost']})"
         )
     print(f"{'overall':12s} {mean(before):6.1%} -> {mean(after):6.1%}; PPO: {summary['timesteps']} steps, "

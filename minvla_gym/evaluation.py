@@ -53,6 +53,24 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     return low, high
 
 
+def paired_change_interval(before: Sequence[bool], after: Sequence[bool], z: float = Z95) -> tuple[float, float, float]:
+    """Change in success rate between two runs of the same episodes (same seeds), with its 95% interval.
+
+    Only the episodes that flip carry information: with g gained and l lost of n, the change is (g - l) / n and
+    its variance ((g + l) / n - change**2) / n (the Wald interval for paired proportions; Newcombe 1998, method 1).
+    Returns (change, low, high).
+    """
+    if len(before) != len(after) or not before:
+        raise ValueError(f"paired_change_interval: need two outcome lists of one non-zero length, "
+                         f"got {len(before)} and {len(after)}")  # fmt: skip
+    n = len(before)
+    gained = sum(bool(a) and not bool(b) for b, a in zip(before, after, strict=True))
+    lost = sum(bool(b) and not bool(a) for b, a in zip(before, after, strict=True))
+    change = (gained - lost) / n
+    half = z * math.sqrt(max((gained + lost) / n - change * change, 0.0) / n)
+    return change, change - half, change + half
+
+
 @dataclass
 class EpisodeRecord:
     index: int

@@ -47,7 +47,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 from tqdm.auto import tqdm
 
 from minvla_gym.envs.synthetic.tasks import FAMILIES
-from minvla_gym.policies.data import SyntheticBatches
+from minvla_gym.policies.data import SEED_OFFSET, SyntheticBatches
 from minvla_gym.policies.model import VLA, VLAConfig
 from minvla_gym.policies.sb3 import coord_bins_for, export_vla, make_ppo
 from minvla_gym.policies.train import add_arguments
@@ -343,7 +343,8 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
         torch.set_num_threads(cfg.threads)
     # The VLA's config fixes the screen size and the flat action space; a resumed run reads it from OUT.
     vla = VLA.from_checkpoint(out if cfg.resume else cfg.model)
-    envs = make_envs(cfg.env, vla.config, cfg.n_envs, cfg.seed, subproc=cfg.vec_env == "subproc")
+    # Training tasks from seeds >= 2**62, as behaviour cloning's: never the small seeds evaluation uses.
+    envs = make_envs(cfg.env, vla.config, cfg.n_envs, SEED_OFFSET + cfg.seed, subproc=cfg.vec_env == "subproc")
     ppo = dict(learning_rate=cfg.lr, n_steps=cfg.n_steps, batch_size=cfg.batch_size, n_epochs=cfg.n_epochs,
                gamma=cfg.gamma, clip_range=cfg.clip_range, ent_coef=cfg.ent_coef, target_kl=cfg.target_kl or None)  # fmt: skip
     if cfg.resume:
@@ -353,7 +354,7 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
             device=cfg.device,
             custom_objects={**ppo, "tensorboard_log": str(out / "tb")},
         )
-        envs.seed(cfg.seed + model.num_timesteps)  # a fresh stream of tasks, not a replay of the first
+        envs.seed(SEED_OFFSET + cfg.seed + model.num_timesteps)  # a fresh stream of tasks, not a replay of the first
     else:
         model = make_ppo(envs, vla, seed=cfg.seed, device=cfg.device, tensorboard_log=str(out / "tb"),
                          policy_kwargs={"trainable": cfg.trainable}, **ppo)  # fmt: skip

@@ -10,7 +10,7 @@ from PIL import Image
 from minvla_gym.actions import ACTION_TYPES, make_action
 from minvla_gym.cli import main
 from minvla_gym.envs.synthetic.tasks import FAMILIES
-from minvla_gym.evaluation import contact_sheet, evaluate, plot_per_family, wilson_interval
+from minvla_gym.evaluation import contact_sheet, evaluate, paired_change_interval, plot_per_family, wilson_interval
 from minvla_gym.wrappers import FlatActionWrapper
 
 
@@ -55,6 +55,21 @@ def test_wilson_interval_matches_newcombe():
     for bad in ((3, 2), (-1, 5), (0, 0)):
         with pytest.raises(ValueError, match="successes"):
             wilson_interval(*bad)
+
+
+def test_paired_change_interval_counts_only_the_episodes_that_flip():
+    # 1,000 episodes, 204 gained, 51 lost (session 8's Scroll run): change 0.153, sd sqrt((0.255 - 0.153**2) / 1000).
+    before = [False] * 204 + [True] * 51 + [True] * 400 + [False] * 345
+    after = [True] * 204 + [False] * 51 + [True] * 400 + [False] * 345
+    change, low, high = paired_change_interval(before, after)
+    half = 1.959963984540054 * ((0.255 - 0.153**2) / 1000) ** 0.5
+    assert (change, low, high) == pytest.approx((0.153, 0.153 - half, 0.153 + half))
+    assert paired_change_interval(after, after) == (0.0, 0.0, 0.0)  # nothing flips: no doubt either
+    swapped = paired_change_interval([True, False] * 50, [False, True] * 50)  # as many gained as lost
+    assert swapped == pytest.approx((0.0, -0.196, 0.196), abs=1e-3)  # every episode flips: sd = 1 / sqrt(100)
+    for bad in (([True], [True, False]), ([], [])):
+        with pytest.raises(ValueError, match="outcome lists"):
+            paired_change_interval(*bad)
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
