@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from minvla_gym.actions import validate_action
+from minvla_gym.actions import SCROLL, validate_action
 from minvla_gym.tokenizer import find_span
 from minvla_gym.wrappers import SCROLL_NOTCHES
 
@@ -127,13 +127,23 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
     return {key: torch.as_tensor(np.stack([np.asarray(s[key]) for s in samples])) for key in samples[0]}
 
 
-def expert_rollout(env, seed: int) -> list[tuple[dict, dict, list]]:
-    """One expert episode: (observation, expert action, elements) for every step until it ends."""
+def expert_rollout(env, seed: int, short_scrolls: float = 0.0) -> list[tuple[dict, dict, list]]:
+    """One expert episode: (observation, expert action, elements) for every step until it ends.
+
+    `short_scrolls`: the probability that a scroll of the expert's is executed short, by 1..n-1 of its n notches
+    (DART-style noise, Laskey et al. 2017). The recorded label stays the expert's, so training also sees the
+    states a policy's short scroll leads to: the item just out of view, where the expert scrolls the rest.
+    """
     obs, info = env.reset(seed=seed)
+    noise = np.random.default_rng(seed)
     steps = []
     for _ in range(64):  # multi-step tasks take a few steps; this only guards a looping expert
         action = env.unwrapped.expert_action()
         steps.append((obs, action, info["elements"]))
+        notches = int(np.rint(action["scroll"][0])) if action["type"] == SCROLL else 0
+        if abs(notches) > 1 and noise.random() < short_scrolls:
+            short = np.sign(notches) * noise.integers(1, abs(notches))
+            action = {**action, "scroll": np.array([short], np.float32)}
         obs, _, terminated, truncated, info = env.step(action)
         if terminated or truncated:
             break
@@ -144,13 +154,14 @@ class SyntheticBatches(torch.utils.data.Dataset):
     """Batch b: `batch_size` samples, each one step (drawn uniformly) of a fresh expert episode.
 
     Generated on demand from `SyntheticDesktopEnv`; wrap in a DataLoader with workers to overlap generation
-    with training. `families` restricts the task families (None: all of them).
+    with training. `families` restricts the task families (None: all of them); `short_scrolls` is
+    `expert_rollout`'s.
     """
 
     def __init__(self, batch_size: int, grid: int, seed: int = 0, rank: int = 0, size: int = 224,
-                 families: Sequence[str] | None = None, length: int = 1 << 40):  # fmt: skip
+                 families: Sequence[str] | None = None, length: int = 1 << 40, short_scrolls: float = 0.0):  # fmt: skip
         self.batch_size, self.grid, self.seed, self.rank, self.size = batch_size, grid, seed, rank, size
-        self.families, self.length = families, length
+        self.families, self.length, self.short_scrolls = families, length, short_scrolls
         self._env = None
 
     def __len__(self) -> int:
@@ -164,7 +175,7 @@ class SyntheticBatches(torch.utils.data.Dataset):
         samples = []
         for i in range(self.batch_size):
             state = np.random.SeedSequence([self.seed, self.rank, int(b), i]).generate_state(2, np.uint64)
-            steps = expert_rollout(self._env, int(state[0] >> np.uint64(2)) | SEED_OFFSET)
+            steps = expert_rollout(self._env, int(state[0] >> np.uint64(2)) | SEED_OFFSET, self.short_scrolls)
             obs, action, elements = steps[int(state[1] % np.uint64(len(steps)))]
             samples.append(make_sample(obs, action, elements, self.grid))
         return collate(samples)

@@ -69,6 +69,9 @@ class TrainConfig:
         metadata={"help": "comma-separated task families (default: all); naming one k times draws it k times as "
                   "often (Scroll,Scroll,Click: two thirds Scroll); the checks count each family once"},
     )  # fmt: skip
+    short_scrolls: float = field(
+        default=0.0, metadata={"help": "probability that a synthetic expert's scroll is executed short while "
+                               "collecting, its label kept (DART noise: the item-just-out-of-view states)"})  # fmt: skip
     point_head: str | None = field(
         default=None, metadata={"help": "override the preset's point head: patch or regress"}
     )
@@ -87,6 +90,8 @@ class TrainConfig:
             problems.append(f"warmup={self.warmup} and decay={self.decay} must be >= 0 with a sum <= 1")
         if self.dtype not in ("auto", "bf16", "fp32"):
             problems.append(f"dtype={self.dtype!r} must be auto, bf16 or fp32")
+        if not 0.0 <= self.short_scrolls <= 1.0:
+            problems.append(f"short_scrolls={self.short_scrolls} must be a probability in [0, 1]")
         if self.device.split(":")[0] not in ("cpu", "cuda"):
             problems.append(f"device={self.device!r} must be cpu or cuda")
         if problems:
@@ -230,7 +235,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     amp = autocast_dtype(cfg, device)
     families = cfg.families.split(",") if cfg.families else None
     if cfg.synthetic:
-        batches = SyntheticBatches(cfg.batch_size, model.config.grid, cfg.seed, rank, model.config.image_size, families)
+        batches = SyntheticBatches(cfg.batch_size, model.config.grid, cfg.seed, rank, model.config.image_size,
+                                   families, short_scrolls=cfg.short_scrolls)  # fmt: skip
     else:
         batches = DatasetBatches(cfg.data, cfg.batch_size, model.config.grid, cfg.seed, rank, world)
     loader = torch.utils.data.DataLoader(

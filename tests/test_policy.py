@@ -10,8 +10,9 @@ import torch
 import minvla_gym  # noqa: F401  (registers the ids)
 from minvla_gym.actions import validate_action
 from minvla_gym.envs.synthetic import SyntheticDesktopEnv
-from minvla_gym.policies.data import SyntheticBatches, char_codes, reading_targets
+from minvla_gym.policies.data import SyntheticBatches, char_codes, expert_rollout, reading_targets
 from minvla_gym.policies.model import VLA, CheckpointError, VLAConfig
+from minvla_gym.policies.train import TrainConfig
 from minvla_gym.wrappers import flat_nvec
 
 
@@ -196,6 +197,27 @@ def test_synthetic_batches_are_deterministic_per_rank():
     assert all(torch.equal(x[k], y[k]) for k in x)
     assert not torch.equal(x["image"], z["image"])
     assert SyntheticBatches(2, 14, families=["Click"])[0]["type"].tolist() == [0, 0]  # Click: the expert clicks
+
+
+def test_short_scrolls_visit_the_item_just_out_of_view_with_the_experts_labels():
+    """DART noise: a scroll executed short leaves the item out of view; the next label scrolls the rest."""
+    from minvla_gym.actions import CLICK, MAX_SCROLL, SCROLL
+
+    env = SyntheticDesktopEnv(task=["Scroll"], size=224)
+    plain = [expert_rollout(env, seed) for seed in range(60)]
+    noisy = [expert_rollout(env, seed, short_scrolls=1.0) for seed in range(60)]
+    assert [len(steps) for steps in noisy] != [len(steps) for steps in plain]
+    for steps in noisy:
+        kinds = [action["type"] for _, action, _ in steps]
+        assert kinds[-1] == CLICK and set(kinds[:-1]) <= {SCROLL}  # every noisy episode still ends on the item
+        if len(steps) > 1:  # each scroll label is the expert's: the notches left, as a fresh episode would get
+            remaining = [abs(int(action["scroll"][0])) for _, action, _ in steps[:-1]]
+            pairs = zip(remaining[:-1], remaining[1:], strict=True)
+            assert all(a > b or a == b == MAX_SCROLL for a, b in pairs), remaining
+    assert sum(len(s) for s in noisy) > sum(len(s) for s in plain)
+    assert len(expert_rollout(env, 5, short_scrolls=0.0)) == len(plain[5])
+    with pytest.raises(ValueError, match="short_scrolls"):
+        TrainConfig(synthetic=True, short_scrolls=1.5)
 
 
 def test_the_shipped_pretrained_checkpoint_loads_and_acts():
