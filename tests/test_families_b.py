@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from minvla_gym import tokenizer
-from minvla_gym.actions import make_action
+from minvla_gym.actions import MAX_SCROLL, make_action
 from minvla_gym.envs.synthetic.env import SyntheticDesktopEnv
 from minvla_gym.envs.synthetic.tasks import FAMILIES, drag, scroll, slider, type_text
 from minvla_gym.wrappers import action_to_flat, flat_to_action
@@ -257,6 +257,27 @@ def test_scroll_target_flag_moves_from_list_to_item():
     target = next(s for s in task.slots if s.target)
     assert not task.list.target and target.label == task.items[task.index]
     assert env.expert_action()["point"].tolist() == list(np.float32(task.at(target)))
+
+
+def test_scroll_expert_brings_the_item_to_the_middle_row():
+    """Not just into view: a policy that copies the expert a few notches short still sees the item whole."""
+    checked = 0
+    for seed in range(40):
+        env = SyntheticDesktopEnv(task=["Scroll"])
+        env.reset(seed=seed)
+        task = env.task
+        if task._shown():
+            continue
+        while not task._shown():
+            notches = abs(env.expert_action()["scroll"][0])
+            step_raw(env, env.expert_action())
+        if notches == MAX_SCROLL:  # a full 10-notch scroll may uncover the item on any row; the expert clicks it
+            continue
+        row, wanted = task.index - task.top, task.visible // 2
+        # The middle row, or as near as the list's ends allow.
+        assert row == wanted or task.top in (0, len(task.items) - task.visible), (seed, row, wanted)
+        checked += 1
+    assert checked >= 10
 
 
 def test_scroll_click_on_another_item_fails():

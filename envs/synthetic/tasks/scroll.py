@@ -4,8 +4,8 @@ The list (role list) holds 10-40 items, sorted as file and contact lists are, of
 sometimes a partly visible one at the bottom edge. A scroll inside the list moves it by one item per
 notch (positive = down), clamped at the ends. Clicking the named item succeeds; any press on
 another item or on a dialog button fails; scrolls outside the list and clicks on empty space
-change nothing. The expert scrolls just far enough to show the item whole (at most 10 notches an
-action), then clicks it.
+change nothing. The expert scrolls the item to the list's middle row (or as near as the ends allow; at
+most 10 notches an action), then clicks it.
 """
 
 from __future__ import annotations
@@ -141,10 +141,8 @@ class ScrollTask(Task):
     def expert(self):
         if self._shown():
             return self.act("click", self.slots[self.index - self.top])
-        # Just far enough: the item lands on the first or last whole row.
-        if self.index < self.top:
-            notches = self.index - self.top
-        else:
-            notches = self.index - (self.top + self.visible - 1)
-        notches = int(np.clip(notches, -MAX_SCROLL, MAX_SCROLL))
-        return self.act("scroll", self.list, scroll=notches)
+        # To the middle row, not just into view: a scroll a few notches off still shows the item whole. (With
+        # "just far enough", a policy's scroll one notch short left it out of view, and the policy then clicked
+        # a neighbour: session 8, docs/policy.md.)
+        top = int(np.clip(self.index - self.visible // 2, 0, len(self.items) - self.visible))
+        return self.act("scroll", self.list, scroll=int(np.clip(top - self.top, -MAX_SCROLL, MAX_SCROLL)))
