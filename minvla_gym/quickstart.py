@@ -35,11 +35,6 @@ FINETUNE_SCHEDULE = {"lr": 3e-4, "warmup": 0.02, "decay": 0.9}
 # The second pretraining stage (examples/pretrain.py) trains on it too; evaluation weighs every family equally.
 WEAK_FAMILIES_FIRST = ("Scroll,Scroll,Scroll,Type,Type,Icon,Icon,Slider,Slider,RightClick,RightClick,"
                        "Menu,Click,DoubleClick,Drag,Hotkey")  # fmt: skip
-# DART noise in the demos (`minvla train --short-scrolls`): on 300 Scroll episodes the policy chose a click where
-# the expert scrolls in 34 of the 57 states with the item 1-3 rows out of view, which its own short scrolls
-# (33 of 162) lead to and expert demos rarely show. Measured at 0.5 (session 8): Scroll 46.1% on 1,000 episodes
-# against 45.8% without, so off; the middle-row expert (tasks/scroll.py) gave 56.4% instead.
-SHORT_SCROLLS = 0.0
 
 
 def configure_cli(parser: argparse.ArgumentParser) -> None:
@@ -54,8 +49,6 @@ def configure_cli(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--families", default="auto",
                         help="training mix, comma-separated, repeats weigh (auto: WEAK_FAMILIES_FIRST on "
                              "MinVLA-Synthetic-v0, else every family; all: every family equally)")  # fmt: skip
-    parser.add_argument("--short-scrolls", type=float, default=SHORT_SCROLLS,
-                        help=f"probability that an expert scroll is executed short in the demos ({SHORT_SCROLLS})")  # fmt: skip
     parser.add_argument("--init", default="auto", help="checkpoint to start from (auto: the shipped one for small)")
     parser.add_argument("--from-scratch", dest="init", action="store_const", const=None,
                         help="start from random weights of --preset instead")  # fmt: skip
@@ -65,8 +58,7 @@ def configure_cli(parser: argparse.ArgumentParser) -> None:
 
 def quickstart(minutes: float = 30.0, preset: str = "small", out: str = "runs/quickstart", episodes: int = 200,
                device: str = "cpu", seed: int = 0, env_id: str = "MinVLA-Synthetic-v0", progress: bool = True,
-               check_episodes: int = 200, init: str | None = "auto", families: str | None = "auto",
-               short_scrolls: float = SHORT_SCROLLS):  # fmt: skip
+               check_episodes: int = 200, init: str | None = "auto", families: str | None = "auto"):  # fmt: skip
     """Train within `minutes` of wall time and evaluate; returns (EvalResult, training summary).
 
     `init`: a checkpoint to fine-tune (its architecture wins over `preset`); None trains `preset` from scratch;
@@ -91,8 +83,7 @@ def quickstart(minutes: float = 30.0, preset: str = "small", out: str = "runs/qu
     cfg = TrainConfig(synthetic=True, preset=preset, max_iters=10**9, out=out, device=device, seed=seed,
                       time_budget=minutes * (1 - FINAL_EVAL_RESERVE), eval_env=env_id, progress=progress,
                       eval_episodes=check_episodes, eval_minutes=max(0.5, minutes / 6), init=init,
-                      families=None if families == "all" else families, short_scrolls=short_scrolls,
-                      **schedule)  # fmt: skip
+                      families=None if families == "all" else families, **schedule)  # fmt: skip
     summary = train(cfg)
     # last/, not best/: the schedule decays to the end, and picking on 60-episode checks (about +-10 points)
     # selects noise (session 3's best/ was its 20-minute check).
@@ -121,8 +112,7 @@ def learning_curve(out: str) -> str:
 def run_cli(args: argparse.Namespace) -> int:
     try:
         result, summary = quickstart(args.minutes, args.preset, args.out, args.episodes, args.device, args.seed,
-                                     args.env, args.progress, args.check_episodes, args.init, args.families,
-                                     args.short_scrolls)  # fmt: skip
+                                     args.env, args.progress, args.check_episodes, args.init, args.families)  # fmt: skip
     except ValueError as error:
         print(f"minvla quickstart: {error}", file=sys.stderr)
         return 2

@@ -135,12 +135,12 @@ def expert_rollout(env, seed: int, short_scrolls: float = 0.0) -> list[tuple[dic
     states a policy's short scroll leads to: the item just out of view, where the expert scrolls the rest.
     """
     obs, info = env.reset(seed=seed)
-    noise = np.random.default_rng(seed)
+    noise = np.random.default_rng(seed) if short_scrolls else None  # only when asked: this is the data hot path
     steps = []
     for _ in range(64):  # multi-step tasks take a few steps; this only guards a looping expert
         action = env.unwrapped.expert_action()
         steps.append((obs, action, info["elements"]))
-        notches = int(np.rint(action["scroll"][0])) if action["type"] == SCROLL else 0
+        notches = int(np.rint(action["scroll"][0])) if noise is not None and action["type"] == SCROLL else 0
         if abs(notches) > 1 and noise.random() < short_scrolls:
             short = np.sign(notches) * noise.integers(1, abs(notches))
             action = {**action, "scroll": np.array([short], np.float32)}

@@ -71,7 +71,8 @@ class TrainConfig:
     )  # fmt: skip
     short_scrolls: float = field(
         default=0.0, metadata={"help": "probability that a synthetic expert's scroll is executed short while "
-                               "collecting, its label kept (DART noise: the item-just-out-of-view states)"})  # fmt: skip
+                               "collecting, its label kept (DART noise: the item-just-out-of-view states; at 0.5 the quickstart's Scroll "
+                               "was 46.1%% against 45.8%% without, on 1,000 episodes: session 8)"})  # fmt: skip
     point_head: str | None = field(
         default=None, metadata={"help": "override the preset's point head: patch or regress"}
     )
