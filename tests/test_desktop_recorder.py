@@ -126,6 +126,35 @@ def test_round_trip_pyautogui_actions_come_back_with_their_screenshots(chameleon
     assert recorder.skipped >= 1 and episode["success"] and episode["instruction_text"] == "round trip"
 
 
+def test_a_late_callback_still_gets_the_screen_from_before_its_event(chameleon, tmp_path):
+    """Under load pynput runs callbacks late; the frame is chosen by the X server's time of the event."""
+
+    class LateRecorder(DemoRecorder):
+        def _on_click(self, x, y, button, pressed):
+            time.sleep(0.3)  # the chameleon has long redrawn (and been captured) when the press is handled
+            super()._on_click(x, y, button, pressed)
+
+    region = chameleon
+    recorder = LateRecorder(tmp_path / "demos", "late", region=region, size=64, fps=30)
+    env = DesktopEnv(region=region, settle=0.0, size=64)
+    try:
+        recorder.start()
+        env.reset()
+        time.sleep(0.3)
+        before = env.screen.observe(64)
+        env.step(make_action("click", point=(0.5, 0.5)))
+        time.sleep(1.0)  # both late callbacks have run
+        after = env.screen.observe(64)
+        recorder.end_episode(success=True)
+    finally:
+        env.close()
+        recorder.stop()
+    assert recorder._clock is not None  # Xvfb told its time
+    image = DemoDataset(tmp_path / "demos").load_episode(0)["image"][0].astype(int)
+    distance = {name: np.abs(image - state.astype(int)).mean() for name, state in (("before", before), ("after", after))}
+    assert distance["before"] < 2.0 < distance["after"], distance
+
+
 def read_until(lines: queue.Queue, prefix: str, timeout: float = 20.0) -> str:
     """The next line of the recorder's output that starts with `prefix` (lines come from a reader thread)."""
     deadline = time.monotonic() + timeout

@@ -14,7 +14,9 @@ xdotool's too). Events become actions of the one action space:
 | ctrl/alt + key, or a named key (enter, tab, ...)   | hotkey, if the combination is in HOTKEYS     |
 
 Each action is paired with the screenshot taken just before it: a capture thread keeps the last
-second of frames (at `fps`), and an action gets the newest frame grabbed before its first event.
+second of frames (at `fps`), and an action gets the newest frame grabbed before its first event. An event's
+time is the X server's timestamp of it (mapped to our clock once, at `start`), not the time its callback
+runs: under load pynput runs callbacks late, and a frame grabbed in between already shows the event's effect.
 Events outside the region, and key combinations outside HOTKEYS, are skipped (and counted).
 
 Episodes end on a hotkey: F9 saves the episode as a success, F10 as a failure. Each episode is written
@@ -56,6 +58,62 @@ def import_pynput():
     except ImportError:
         raise DependencyNotInstalled(f"pynput is not installed: {INSTALL_HINT}") from None
     return mouse, keyboard
+
+
+class ServerClock:
+    """X server timestamps (milliseconds, 32 bits, wrapping) -> `time.monotonic()` seconds.
+
+    Calibrated by one round trip: change a property of a window of our own and read the server's time
+    from the PropertyNotify event it sends back (the ICCCM way to learn the server time).
+    """
+
+    def __init__(self, timeout: float = 1.0):
+        import Xlib.display
+        from Xlib import X, Xatom
+
+        display = Xlib.display.Display()
+        try:
+            root = display.screen().root
+            window = root.create_window(0, 0, 1, 1, 0, X.CopyFromParent, event_mask=X.PropertyChangeMask)
+            atom = display.intern_atom("_MINVLA_CLOCK")
+            before = time.monotonic()
+            window.change_property(atom, Xatom.INTEGER, 32, [0])
+            display.flush()
+            while True:
+                if display.pending_events():
+                    event = display.next_event()
+                    if event.type == X.PropertyNotify and event.atom == atom:
+                        break
+                elif time.monotonic() - before > timeout:
+                    raise RuntimeError(f"the X server sent no PropertyNotify within {timeout} s")
+                else:
+                    time.sleep(0.0005)
+            after = time.monotonic()
+            window.destroy()
+        finally:
+            display.close()
+        self.server_ms, self.local = int(event.time), (before + after) / 2
+
+    def to_local(self, server_ms: int) -> float:
+        delta = (int(server_ms) - self.server_ms + 2**31) % 2**32 - 2**31  # the server's clock wraps at 2**32 ms
+        return self.local + delta / 1000.0
+
+
+def with_event_times(listener_class, note):
+    """pynput's X listener class, calling `note(event.time)` in the listener's thread before each callback.
+
+    pynput does not pass an event's server time to its callbacks; its X backend (pynput >= 1.8) hands every
+    event to `_handle_message`, so a subclass can note it. Other backends are returned as they are.
+    """
+    if not hasattr(listener_class, "_handle_message"):
+        return listener_class
+
+    class TimedListener(listener_class):
+        def _handle_message(self, display, event, injected):
+            note(getattr(event, "time", None))
+            super()._handle_message(display, event, injected)
+
+    return TimedListener
 
 
 def _wake_x_listeners(listeners) -> None:
@@ -140,6 +198,8 @@ class DemoRecorder:
         self._listeners: list = []
         self._running = threading.Event()
         self._capture_thread: threading.Thread | None = None
+        self._clock: ServerClock | None = None
+        self._server_ms = threading.local()  # the server time of the event whose callback runs in this thread
 
     # ------------------------------------------------------------ public API
 
@@ -153,14 +213,19 @@ class DemoRecorder:
     def start(self) -> None:
         """Start capturing frames and listening to the mouse and keyboard."""
         mouse, keyboard = import_pynput()
+        try:
+            self._clock = ServerClock()
+        except Exception:  # not an X server we can ask (another pynput backend): callback times, as before
+            self._clock = None
         self._running.set()
         self._capture_thread = threading.Thread(target=self._capture, name="recorder-capture", daemon=True)
         self._capture_thread.start()
         while not self._frames:  # the first action needs a frame from before it
             time.sleep(0.005)
+        note = lambda ms: setattr(self._server_ms, "value", ms)  # noqa: E731
         self._listeners = [
-            mouse.Listener(on_click=self._on_click, on_scroll=self._on_scroll),
-            keyboard.Listener(on_press=self._on_press, on_release=self._on_release),
+            with_event_times(mouse.Listener, note)(on_click=self._on_click, on_scroll=self._on_scroll),
+            with_event_times(keyboard.Listener, note)(on_press=self._on_press, on_release=self._on_release),
         ]
         for listener in self._listeners:
             listener.start()
@@ -218,15 +283,22 @@ class DemoRecorder:
             while self._running.is_set():
                 started = time.monotonic()
                 frame = screen.observe(self.size)
-                self._frames.append((started, frame))
+                self._frames.append((time.monotonic(), frame))  # dated when the grab is done: wholly before then
                 time.sleep(max(0.0, 1.0 / self.fps - (time.monotonic() - started)))
         finally:
             screen.close()
 
     def _frame_before(self, t: float) -> np.ndarray:
         frames = list(self._frames)
-        before = [frame for started, frame in frames if started < t]
+        before = [frame for grabbed, frame in frames if grabbed < t]
         return before[-1] if before else frames[0][1]
+
+    def _event_time(self) -> float:
+        """When the event whose callback runs now happened: its server time on our clock, else now."""
+        now, server_ms = time.monotonic(), getattr(self._server_ms, "value", None)
+        if self._clock is None or server_ms is None:
+            return now
+        return min(now, self._clock.to_local(server_ms))
 
     # ------------------------------------------------------------ events -> actions
 
@@ -240,7 +312,7 @@ class DemoRecorder:
         return left <= x < left + width and top <= y < top + height
 
     def _on_click(self, x, y, button, pressed) -> None:
-        t = time.monotonic()
+        t = self._event_time()
         with self._lock:
             name = getattr(button, "name", str(button))
             if name not in ("left", "right"):
@@ -274,7 +346,7 @@ class DemoRecorder:
         return max(abs(x - cx), abs(y - cy)) <= self.drag_threshold
 
     def _on_scroll(self, x, y, dx, dy) -> None:
-        t = time.monotonic()
+        t = self._event_time()
         with self._lock:
             if not dy:
                 return
@@ -292,7 +364,7 @@ class DemoRecorder:
             self._add("scroll", self._frame_before(t), t, point=to_fraction(x, y, self.screen.region), scroll=notches)
 
     def _on_press(self, key) -> None:
-        t = time.monotonic()
+        t = self._event_time()
         name = getattr(key, "name", None)
         char = getattr(key, "char", None)
         with self._lock:
