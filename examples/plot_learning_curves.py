@@ -4,7 +4,8 @@
 
 Curves: the quickstart from random weights (30 min); the pretraining of the shipped checkpoint
 (examples/pretrain.py: stage 1, 90 min from scratch; stage 2, 75 min more with the weak families drawn more
-often; stage 3, 70 min more with the weakest drawn more still), and stage 1 in sessions 2-4 (earlier versions of the model); the quickstart fine-tuning each
+often; stage 3, 70 min more with the weakest drawn more still; stage 4, 75 min more with the middle-row Scroll
+expert and the look losses), and stage 1 in sessions 2-4 (earlier versions of the model); the quickstart fine-tuning each
 checkpoint (30 min more, drawn after it) where one was run. Each point is an in-training check on held-out
 episodes: 60 (about +-10 points of noise) up to session 5, 200 (about +-6) since session 6.
 """
@@ -61,6 +62,15 @@ if (CURVES / "pretrain.csv").exists():
         ax.plot(
             [start + m for m in minutes], success, "s-", label="pretraining, stage 3 (the weakest drawn more still)"
         )
+        start += minutes[-1]
+    if (CURVES / "quickstart_stage3.csv").exists():  # session 8's quickstart, from stage 3
+        minutes, success = read("quickstart_stage3.csv")
+        ax.plot([start + m for m in minutes], success, "o--", color="C3", alpha=0.6,
+                label="  quickstart from stage 3 (session 8)")  # fmt: skip
+    if (CURVES / "pretrain4.csv").exists():  # stage 4 continues stage 3's final weights
+        minutes, success = read("pretrain4.csv")
+        ax.plot([start + m for m in minutes], success, "s-",
+                label="pretraining, stage 4 (middle-row scrolls, look losses)")  # fmt: skip
         start += minutes[-1]
     if (CURVES / "quickstart.csv").exists():
         minutes, success = read("quickstart.csv")

@@ -28,7 +28,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from minvla_gym.envs.synthetic.tasks import FAMILIES  # noqa: E402
-from minvla_gym.evaluation import evaluate, paired_change_interval  # noqa: E402
+from minvla_gym.evaluation import evaluate_by_family, paired_change_interval  # noqa: E402
 from minvla_gym.policies.finetune import FinetuneConfig, finetune  # noqa: E402
 from minvla_gym.policies.model import VLA  # noqa: E402
 
@@ -36,12 +36,9 @@ from minvla_gym.policies.model import VLA  # noqa: E402
 def success_by_family(checkpoint, episodes: int) -> tuple[dict[str, float], dict[str, list[bool]]]:
     """Success rate per family on seeds 0..episodes-1 of its env, and each episode's outcome (for pairing)."""
     policy = VLA.from_checkpoint(checkpoint)
-    rates, outcomes = {}, {}
-    for family in FAMILIES:
-        env_id, screen = f"MinVLA-Synthetic-{family}-v0", {"size": policy.config.image_size}
-        result = evaluate(policy, env_id, episodes, seed=0, env_kwargs=screen, num_envs=16, progress=False)
-        rates[family], outcomes[family] = result.success_rate, [r.success for r in result.records]
-    return rates, outcomes
+    results = evaluate_by_family(policy, episodes, env_kwargs={"size": policy.config.image_size})
+    outcomes = {family: [episode.success for episode in result.records] for family, result in results.items()}
+    return {family: result.success_rate for family, result in results.items()}, outcomes
 
 
 def main() -> None:  # a function: SubprocVecEnv's workers re-import this file

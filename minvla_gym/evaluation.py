@@ -305,6 +305,30 @@ def evaluate(
     return EvalResult(env_id, seed, name, sorted(records, key=lambda r: r.index))
 
 
+def evaluate_by_family(
+    policy: Any,
+    episodes: int = 100,
+    seed: int = 0,
+    *,
+    families: Sequence[str] | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+    num_envs: int = 16,
+    progress: bool = False,
+) -> dict[str, EvalResult]:
+    """`evaluate` on each family's own env, `MinVLA-Synthetic-<Family>-v0`, `episodes` each from `seed`.
+
+    Every family gets the same number of episodes (on the mixed env a family's count is itself random), and
+    two policies evaluated so see the same episodes: compare them per family with `paired_change_interval`.
+    """
+    from minvla_gym.envs.synthetic.tasks import FAMILIES
+
+    kwargs = {"env_kwargs": env_kwargs, "num_envs": num_envs, "progress": progress}
+    return {
+        family: evaluate(policy, f"MinVLA-Synthetic-{family}-v0", episodes, seed, **kwargs)
+        for family in families or FAMILIES
+    }
+
+
 def _step(slot: _Slot, raw: Any, convert: Convert, keep: bool) -> bool:
     """Apply one policy output to a slot's env; returns whether its episode goes on."""
     record = slot.record

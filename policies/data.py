@@ -19,11 +19,13 @@ from minvla_gym.actions import SCROLL, validate_action
 from minvla_gym.tokenizer import find_span
 from minvla_gym.wrappers import SCROLL_NOTCHES
 
-from .model import CHARS, LABEL_CHARS
+from .model import CHARS, LABEL_CHARS, LOOK_COLOURS, LOOK_SHAPES
 
 IGNORE = -100  # cross_entropy's ignore_index: a typed text that is not in the instruction (human demos)
 GLYPH_REFERENCE_SIZE = 12  # glyph positions are measured at one font size and scaled to the drawn width
 SEED_OFFSET = 1 << 62  # training episodes use seeds >= 2**62: never the small seeds evaluation uses
+COLOUR_CLASS = {name: k for k, name in enumerate(LOOK_COLOURS, 1)}  # 0 = no named colour
+SHAPE_CLASS = {name: k for k, name in enumerate(LOOK_SHAPES, 1)}
 
 
 def char_codes(label: str) -> list[int]:
@@ -66,7 +68,10 @@ def reading_targets(elements: Sequence[dict[str, Any]] | None, grid: int) -> dic
     glyphs, which teach the stem to see letters; patch_chars (P, 3): first characters of the label drawn
     over each patch, which teach the patches of one word to share what it says; patch_target (P,): the
     patch lies on a target element; target_chars (3,): the target's label (what the instruction asks for);
-    target_half (2,): half its size. Elements are drawn in order, so later ones cover earlier ones.
+    target_half (2,): half its size; patch_look (P, 2): the colour and shape classes (0 = none, k = the k-th
+    name of LOOK_COLOURS / LOOK_SHAPES, 1-based) of the icon over each patch, target_look (2,): the target's;
+    patch_field (P,): the patch lies on a text field, patch_focus (P,): on the focused one.
+    Elements are drawn in order, so later ones cover earlier ones.
     """
     P = grid * grid
     chars = np.zeros((grid, grid, LABEL_CHARS), np.int64)
@@ -74,6 +79,9 @@ def reading_targets(elements: Sequence[dict[str, Any]] | None, grid: int) -> dic
     target = np.zeros((grid, grid), np.float32)
     target_chars = np.zeros(LABEL_CHARS, np.int64)
     target_half = np.zeros(2, np.float32)
+    look = np.zeros((grid, grid, 2), np.int64)
+    target_look = np.zeros(2, np.int64)
+    field, focus = np.zeros((grid, grid), bool), np.zeros((grid, grid), np.float32)
     edges = np.arange(grid + 1) / grid
     for e in elements or ():
         x0, y0, x1, y1 = e["box"]
@@ -86,6 +94,9 @@ def reading_targets(elements: Sequence[dict[str, Any]] | None, grid: int) -> dic
         codes = char_codes(e["label"])[:LABEL_CHARS] if e["role"] != "window" else []
         chars[on] = 0
         chars[on, : len(codes)] = codes
+        colour_and_shape = (COLOUR_CLASS[e["colour"]], SHAPE_CLASS[e["shape"]]) if "colour" in e else (0, 0)
+        look[on] = colour_and_shape
+        field[on], focus[on] = e["role"] == "field", float(bool(e.get("focused")))
         for patch in zip(*np.nonzero(on), strict=True):
             glyphs.pop(patch, None)
         if e.get("text_box"):
@@ -100,6 +111,8 @@ def reading_targets(elements: Sequence[dict[str, Any]] | None, grid: int) -> dic
             if not target_chars.any() and codes:
                 target_chars[: len(codes)] = codes
                 target_half[:] = ((x1 - x0) / 2, (y1 - y0) / 2)
+            if not target_look.any():
+                target_look[:] = colour_and_shape
     patch_glyphs = np.zeros((grid, grid, LABEL_CHARS), np.int64)
     for (row, col), found in glyphs.items():
         codes = [code for _, code in sorted(found)[:LABEL_CHARS]]
@@ -110,6 +123,10 @@ def reading_targets(elements: Sequence[dict[str, Any]] | None, grid: int) -> dic
         "patch_target": target.reshape(P),
         "target_chars": target_chars,
         "target_half": target_half,
+        "patch_look": look.reshape(P, 2),
+        "target_look": target_look,
+        "patch_field": field.reshape(P),
+        "patch_focus": focus.reshape(P),
         "has_elements": elements is not None and len(elements) > 0,
     }
 

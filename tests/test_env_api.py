@@ -23,7 +23,9 @@ from minvla_gym import tokenizer
 from minvla_gym.actions import make_action
 from minvla_gym.envs.desktop.xvfb import Xvfb
 from minvla_gym.envs.synthetic.env import MARK, SyntheticDesktopEnv
+from minvla_gym.envs.synthetic.render import SHAPES
 from minvla_gym.envs.synthetic.tasks import FAMILIES
+from minvla_gym.envs.synthetic.words import COLOURS
 
 SYNTHETIC_IDS = sorted(
     env_id
@@ -230,7 +232,14 @@ def test_info_keys(env_id):
         assert tokenizer.decode(obs["instruction"]) == info["instruction"]
         assert isinstance(info["elements"], list) and info["elements"]
         for element in info["elements"]:
-            assert set(element) == {"role", "label", "box", "target", "text_box"}
+            optional = (
+                {"colour", "shape"} if "colour" in element else {"focused"} if element["role"] == "field" else set()
+            )
+            assert set(element) == {"role", "label", "box", "target", "text_box"} | optional
+            if optional == {"colour", "shape"}:  # the Icon family's icons: the names its instructions use
+                assert element["colour"] in COLOURS and element["shape"] in SHAPES
+            if optional == {"focused"}:
+                assert type(element["focused"]) is bool
             assert isinstance(element["role"], str) and isinstance(element["label"], str)
             assert type(element["target"]) is bool
             x0, y0, x1, y1 = element["box"]

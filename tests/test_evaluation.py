@@ -10,7 +10,14 @@ from PIL import Image
 from minvla_gym.actions import ACTION_TYPES, make_action
 from minvla_gym.cli import main
 from minvla_gym.envs.synthetic.tasks import FAMILIES
-from minvla_gym.evaluation import contact_sheet, evaluate, paired_change_interval, plot_per_family, wilson_interval
+from minvla_gym.evaluation import (
+    contact_sheet,
+    evaluate,
+    evaluate_by_family,
+    paired_change_interval,
+    plot_per_family,
+    wilson_interval,
+)
 from minvla_gym.wrappers import FlatActionWrapper
 
 
@@ -86,6 +93,19 @@ def test_expert_on_the_mixed_env_reports_each_family():
     assert set(result.per_family) <= set(FAMILIES) and len(result.per_family) >= min(2, len(FAMILIES))
     assert sum(s["episodes"] for s in result.per_family.values()) == result.episodes
     assert all(s["success_rate"] == 1.0 for s in result.per_family.values())
+
+
+def test_evaluate_by_family_plays_the_same_episodes_of_each_family():
+    results = evaluate_by_family("random", episodes=6, seed=3, num_envs=2)
+    assert list(results) == list(FAMILIES)
+    for family, result in results.items():
+        assert result.env_id == f"MinVLA-Synthetic-{family}-v0" and list(result.per_family) == [family]
+        assert [r.seed for r in result.records] == list(range(3, 9))
+    again = evaluate_by_family("random", episodes=6, seed=3, families=["Icon", "Scroll"], num_envs=4)
+    assert list(again) == ["Icon", "Scroll"] and all(outcomes(again[f]) == outcomes(results[f]) for f in again)
+    assert all(
+        r.success_rate == 1.0 for r in evaluate_by_family("expert", episodes=2, families=["Type", "Menu"]).values()
+    )
 
 
 def test_random_policy_scores_low_and_is_seeded():

@@ -1,6 +1,7 @@
 """The VLA: config validation, valid actions from any weights, exact checkpoints, clear checkpoint errors."""
 
 import json
+import math
 
 import gymnasium as gym
 import numpy as np
@@ -8,10 +9,10 @@ import pytest
 import torch
 
 import minvla_gym  # noqa: F401  (registers the ids)
-from minvla_gym.actions import validate_action
+from minvla_gym.actions import describe_action, validate_action
 from minvla_gym.envs.synthetic import SyntheticDesktopEnv
 from minvla_gym.policies.data import SyntheticBatches, char_codes, expert_rollout, reading_targets
-from minvla_gym.policies.model import VLA, CheckpointError, VLAConfig
+from minvla_gym.policies.model import LOOK_COLOURS, LOOK_SHAPES, VLA, CheckpointError, VLAConfig
 from minvla_gym.policies.train import TrainConfig
 from minvla_gym.wrappers import flat_nvec
 
@@ -259,3 +260,68 @@ def test_the_stem_glyph_loss_enters_the_total_at_its_own_weight():
         _, totals[weight], parts = model(batch["image"], batch["instruction"], batch)
     assert parts["aux_stem_glyphs"] > 0
     assert (totals[5.0] - totals[0.0]).item() == pytest.approx(5.0 * parts["aux_stem_glyphs"], rel=1e-4)
+
+
+def test_icons_give_their_colour_and_shape_to_the_look_targets():
+    env = SyntheticDesktopEnv(task="Icon", size=224)
+    _, info = env.reset(seed=3)
+    task = env.unwrapped.task
+    icons = [e for e in info["elements"] if "colour" in e]
+    assert len(icons) == len(task.icons) >= 3
+    assert {(e["colour"], e["shape"]) for e in icons} == {(i.data["colour"], i.data["shape"]) for i in task.icons}
+    t = reading_targets(info["elements"], grid=14)
+    target = next(e for e in icons if e["target"])
+    wanted = [LOOK_COLOURS.index(target["colour"]) + 1, LOOK_SHAPES.index(target["shape"]) + 1]
+    assert t["target_look"].tolist() == wanted
+    x0, y0, x1, y1 = target["box"]
+    centre = min(int((y0 + y1) / 2 * 14), 13) * 14 + min(int((x0 + x1) / 2 * 14), 13)
+    assert t["patch_look"][centre].tolist() == wanted
+    assert (t["patch_look"][:, 0] > 0).sum() >= len(icons) and (t["patch_look"][:, 0] == 0).any()
+    # Other families name no colours: all zero, and the look losses are 0 there.
+    _, info = SyntheticDesktopEnv(task="Click", size=224).reset(seed=0)
+    t = reading_targets(info["elements"], grid=14)
+    assert not t["patch_look"].any() and not t["target_look"].any()
+
+
+def test_fields_say_which_one_is_focused():
+    env = SyntheticDesktopEnv(task="Type", size=224)
+    seed = next(seed for seed in range(50) if env.reset(seed=seed) and env.unwrapped.task.focused is not None)
+    _, info = env.reset(seed=seed)
+    fields = [e for e in info["elements"] if e["role"] == "field"]
+    assert len(fields) >= 2 and sum(e["focused"] for e in fields) == 1
+    t = reading_targets(info["elements"], grid=14)
+    on_fields, on_focused = t["patch_field"], t["patch_focus"] > 0
+    assert on_focused.any() and not (on_focused & ~on_fields).any() and on_fields.sum() > on_focused.sum()
+
+
+def test_the_look_losses_train_colour_shape_and_focus():
+    torch.manual_seed(0)
+    model = VLA(VLAConfig.preset("tiny", image_size=64))
+    batches = SyntheticBatches(16, model.config.grid, seed=0, size=64, families=["Icon", "Type"])
+    batch = batches[0]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    _, _, first = model(batch["image"], batch["instruction"], batch)
+    for _ in range(40):  # overfit one batch: the look losses must fall well below chance
+        _, loss, _ = model(batch["image"], batch["instruction"], batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    _, _, last = model(batch["image"], batch["instruction"], batch)
+    chance = math.log(len(LOOK_COLOURS) + 1) + math.log(len(LOOK_SHAPES) + 1)
+    assert first["aux_patch_look"] == pytest.approx(chance, rel=0.1)
+    assert last["aux_patch_look"] < 0.7 * first["aux_patch_look"] and last["aux_target_look"] < first["aux_target_look"]
+    assert 0 < last["aux_patch_focus"] < 0.5 * first["aux_patch_focus"]
+
+
+def test_checkpoints_from_before_the_look_head_load_and_act_the_same(tiny, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    ckpt = tiny.save(tmp_path / "old")
+    state = load_file(str(ckpt / "model.safetensors"))
+    save_file({k: v for k, v in state.items() if not k.startswith("look_head.")}, str(ckpt / "model.safetensors"))
+    loaded = VLA.from_checkpoint(ckpt)
+    obs = observations(2)[0]
+    assert describe_action(loaded.act(obs)) == describe_action(tiny.act(obs))
+    save_file({k: v for k, v in state.items() if not k.startswith("type_head.")}, str(ckpt / "model.safetensors"))
+    with pytest.raises(CheckpointError, match=r"does not match .*missing keys \['type_head"):
+        VLA.from_checkpoint(ckpt)

@@ -122,7 +122,8 @@ class Scene:
 
     def element_list(self) -> list[dict[str, Any]]:
         """The privileged `info["elements"]`: role, label, box as fractions, target flag, and text_box:
-        where the label's text is drawn (fractions), or None when it is not drawn."""
+        where the label's text is drawn (fractions), or None when it is not drawn. Icons drawn in a named
+        colour (the Icon family's) also give their `colour` and `shape` names, and text fields `focused`."""
         s = float(self.size)
 
         def fractions(box):
@@ -135,6 +136,10 @@ class Scene:
                 text_box = fractions(render.text_box(e.label, *place[:1], e.font_size, place[1])) if place else None
                 elements.append({"role": e.role, "label": e.label, "box": fractions(e.box), "target": e.target,
                                  "text_box": text_box})  # fmt: skip
+                if "colour" in e.data:
+                    elements[-1].update(colour=e.data["colour"], shape=e.data["shape"])
+                if e.role == "field":
+                    elements[-1]["focused"] = bool(e.data.get("focused"))
         return elements
 
 
