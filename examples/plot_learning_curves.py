@@ -41,41 +41,29 @@ for name, quick, label, color in (
         if quick and (CURVES / quick).exists():
             start, (minutes, success) = minutes[-1], read(quick)
             ax.plot([start + m for m in minutes], success, "o--", color=color, alpha=0.7, label="  its quickstart")
-if (CURVES / "pretrain.csv").exists():
-    pre_minutes, pre_success = read("pretrain.csv")
-    ax.plot(pre_minutes, pre_success, "s-", label="pretraining, stage 1 (examples/pretrain.py)")
-    start = pre_minutes[-1]
-    if (CURVES / "quickstart_stage1.csv").exists():  # session 5's quickstart, from stage 1 alone
-        minutes, success = read("quickstart_stage1.csv")
-        ax.plot([start + m for m in minutes], success, "o--", color="C1", alpha=0.6,
-                label="  quickstart from stage 1 (session 5)")  # fmt: skip
-    if (CURVES / "pretrain2.csv").exists():  # stage 2 continues stage 1's final weights
-        minutes, success = read("pretrain2.csv")
-        ax.plot([start + m for m in minutes], success, "s-", label="pretraining, stage 2 (weak families drawn more)")
-        start += minutes[-1]
-    if (CURVES / "quickstart_stage2.csv").exists():  # session 6's quickstart, from stage 2
-        minutes, success = read("quickstart_stage2.csv")
-        ax.plot([start + m for m in minutes], success, "o--", color="C2", alpha=0.6,
-                label="  quickstart from stage 2 (session 6)")  # fmt: skip
-    if (CURVES / "pretrain3.csv").exists():  # stage 3 continues stage 2's final weights
-        minutes, success = read("pretrain3.csv")
-        ax.plot(
-            [start + m for m in minutes], success, "s-", label="pretraining, stage 3 (the weakest drawn more still)"
-        )
-        start += minutes[-1]
-    if (CURVES / "quickstart_stage3.csv").exists():  # session 8's quickstart, from stage 3
-        minutes, success = read("quickstart_stage3.csv")
-        ax.plot([start + m for m in minutes], success, "o--", color="C3", alpha=0.6,
-                label="  quickstart from stage 3 (session 8)")  # fmt: skip
-    if (CURVES / "pretrain4.csv").exists():  # stage 4 continues stage 3's final weights
-        minutes, success = read("pretrain4.csv")
-        ax.plot([start + m for m in minutes], success, "s-",
-                label="pretraining, stage 4 (middle-row scrolls, look losses)")  # fmt: skip
-        start += minutes[-1]
-    if (CURVES / "quickstart.csv").exists():
-        minutes, success = read("quickstart.csv")
-        ax.plot([start + m for m in minutes], success, "o-", label="quickstart from the shipped checkpoint")
-        ax.axvline(start, color="grey", lw=0.8, ls=":")
+# The shipped checkpoint's stages, each continuing the previous one's final weights, each followed (dashed, in
+# its colour) by the quickstart that fine-tuned it, where that curve was kept.
+STAGES = (
+    ("pretrain.csv", "stage 1 (examples/pretrain.py)", "quickstart_stage1.csv", "session 5"),
+    ("pretrain2.csv", "stage 2 (weak families drawn more)", "quickstart_stage2.csv", "session 6"),
+    ("pretrain3.csv", "stage 3 (the weakest drawn more still)", "quickstart_stage3.csv", "session 8"),
+    ("pretrain4.csv", "stage 4 (middle-row scrolls, look losses)", None, None),
+)
+start = 0.0
+for stage, (name, label, quick, session) in enumerate(STAGES, 1):
+    if not (CURVES / name).exists():
+        break
+    minutes, success = read(name)
+    (line,) = ax.plot([start + m for m in minutes], success, "s-", label=f"pretraining, {label}")
+    start += minutes[-1]
+    if quick and (CURVES / quick).exists():
+        minutes, success = read(quick)
+        ax.plot([start + m for m in minutes], success, "o--", color=line.get_color(), alpha=0.6,
+                label=f"  quickstart from stage {stage} ({session})")  # fmt: skip
+if start and (CURVES / "quickstart.csv").exists():
+    minutes, success = read("quickstart.csv")
+    ax.plot([start + m for m in minutes], success, "o-", label="quickstart from the shipped checkpoint")
+    ax.axvline(start, color="grey", lw=0.8, ls=":")
 ax.set(xlabel="minutes of training on a 2-core CPU", ylabel="success rate (held-out check episodes)", ylim=(0, 1),
        title="MinVLA-Synthetic-v0, all 10 families")  # fmt: skip
 ax.grid(alpha=0.3)

@@ -60,7 +60,8 @@ class SyntheticDesktopEnv(gym.Env):
     elements as dicts of role, label, box (fractions x0, y0, x1, y1), target flag, and text_box
     (where the label is written, in fractions; None when the role draws no label); the Icon family's
     icons also have `colour` and `shape` (the names its instructions use), and text fields `focused`
-    (whether typing goes there). The elements are privileged information: use them as training-time supervision, never as policy input.
+    (whether typing goes there). The elements are privileged information: use them as training-time
+    supervision, never as policy input.
 
     ## Arguments
     - `task`: a family name, a sequence of names, or None for every family.
