@@ -19,13 +19,14 @@ from minvla_gym.actions import SCROLL, validate_action
 from minvla_gym.tokenizer import find_span
 from minvla_gym.wrappers import SCROLL_NOTCHES
 
-from .model import CHARS, LABEL_CHARS, LOOK_COLOURS, LOOK_SHAPES
+from .model import CHARS, LABEL_CHARS, LABEL_WORDS, LOOK_COLOURS, LOOK_SHAPES
 
 IGNORE = -100  # cross_entropy's ignore_index: a typed text that is not in the instruction (human demos)
 GLYPH_REFERENCE_SIZE = 12  # glyph positions are measured at one font size and scaled to the drawn width
 SEED_OFFSET = 1 << 62  # training episodes use seeds >= 2**62: never the small seeds evaluation uses
 COLOUR_CLASS = {name: k for k, name in enumerate(LOOK_COLOURS, 1)}  # 0 = no named colour
 SHAPE_CLASS = {name: k for k, name in enumerate(LOOK_SHAPES, 1)}
+WORD_CLASS = {word: k for k, word in enumerate(LABEL_WORDS, 1)}  # 0 = no label, or one not in the vocabulary
 
 
 def char_codes(label: str) -> list[int]:
@@ -70,7 +71,9 @@ def reading_targets(elements: Sequence[dict[str, Any]] | None, grid: int) -> dic
     patch lies on a target element; target_chars (3,): the target's label (what the instruction asks for);
     target_half (2,): half its size; patch_look (P, 2): the colour and shape classes (0 = none, k = the k-th
     name of LOOK_COLOURS / LOOK_SHAPES, 1-based) of the icon over each patch, target_look (2,): the target's;
-    patch_field (P,): the patch lies on a text field, patch_focus (P,): on the focused one.
+    patch_field (P,): the patch lies on a text field, patch_focus (P,): on the focused one; patch_word (P,): the
+    class of the label over each patch in LABEL_WORDS (1-based, case ignored; 0 = none or another text),
+    target_word (): the target's.
     Elements are drawn in order, so later ones cover earlier ones.
     """
     P = grid * grid
@@ -82,6 +85,7 @@ def reading_targets(elements: Sequence[dict[str, Any]] | None, grid: int) -> dic
     look = np.zeros((grid, grid, 2), np.int64)
     target_look = np.zeros(2, np.int64)
     field, focus = np.zeros((grid, grid), bool), np.zeros((grid, grid), np.float32)
+    words, target_word = np.zeros((grid, grid), np.int64), 0
     edges = np.arange(grid + 1) / grid
     for e in elements or ():
         x0, y0, x1, y1 = e["box"]
@@ -96,6 +100,8 @@ def reading_targets(elements: Sequence[dict[str, Any]] | None, grid: int) -> dic
         chars[on, : len(codes)] = codes
         colour_and_shape = (COLOUR_CLASS[e["colour"]], SHAPE_CLASS[e["shape"]]) if "colour" in e else (0, 0)
         look[on] = colour_and_shape
+        word = WORD_CLASS.get(e["label"].lower(), 0) if e["role"] != "window" else 0
+        words[on] = word
         field[on], focus[on] = e["role"] == "field", float(bool(e.get("focused")))
         for patch in zip(*np.nonzero(on), strict=True):
             glyphs.pop(patch, None)
@@ -113,6 +119,7 @@ def reading_targets(elements: Sequence[dict[str, Any]] | None, grid: int) -> dic
                 target_half[:] = ((x1 - x0) / 2, (y1 - y0) / 2)
             if not target_look.any():
                 target_look[:] = colour_and_shape
+            target_word = target_word or word
     patch_glyphs = np.zeros((grid, grid, LABEL_CHARS), np.int64)
     for (row, col), found in glyphs.items():
         codes = [code for _, code in sorted(found)[:LABEL_CHARS]]
@@ -127,6 +134,8 @@ def reading_targets(elements: Sequence[dict[str, Any]] | None, grid: int) -> dic
         "target_look": target_look,
         "patch_field": field.reshape(P),
         "patch_focus": focus.reshape(P),
+        "patch_word": words.reshape(P),
+        "target_word": np.int64(target_word),
         "has_elements": elements is not None and len(elements) > 0,
     }
 

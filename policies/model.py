@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from minvla_gym.actions import ACTION_TYPES, DRAG, HOTKEY, HOTKEYS, MAX_TEXT_LENGTH, PRINTABLE, SCROLL, TYPE
 from minvla_gym.envs.synthetic.render import SHAPES
-from minvla_gym.envs.synthetic.words import COLOURS
+from minvla_gym.envs.synthetic.words import COLOURS, LABELS
 from minvla_gym.tokenizer import MAX_INSTRUCTION_TOKENS, VOCAB_SIZE, decode
 from minvla_gym.wrappers import DEFAULT_COORD_BINS, SCROLL_NOTCHES
 
@@ -46,7 +46,8 @@ LABEL_CHARS = 3  # the reading losses predict a label's first characters
 LOOK_COLOURS, LOOK_SHAPES = tuple(COLOURS), SHAPES  # the look loss: an icon's colour and shape (+ 1 class: none)
 # Heads added after checkpoints were shipped: a checkpoint without them loads with them freshly initialised.
 # They feed training losses only, so the actions of such a checkpoint are unchanged.
-OPTIONAL_HEADS = ("look_head.",)
+LABEL_WORDS = LABELS  # the word loss: which label of the vocabulary a patch shows, 1-based (0: none / another)
+OPTIONAL_HEADS = ("look_head.", "word_head.")
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 
 
@@ -220,6 +221,10 @@ class VLA(nn.Module):
         # field's. Without them the Icon family's misses were mostly the right shape in the wrong colour (113 of
         # 162 on 600 episodes), and the Type family's failures typing into the wrong focused field (36 of 40).
         self.look_head = nn.Linear(d, len(LOOK_COLOURS) + 1 + len(LOOK_SHAPES) + 1 + 1)  # colour | shape | focus
+        # Word loss: the whole label over each patch, and the target's from the act token, through one head.
+        # The character losses name a label's first three letters, which sorted lists share (reload, remove,
+        # rename, reply...), and 81 of Scroll's 83 failures on 200 episodes were clicks that missed the named item.
+        self.word_head = nn.Linear(d, len(LABEL_WORDS) + 1)
         # The same glyphs straight from the stem's tokens (before the transformer): the stem alone with such a
         # head learns letters in ~1,000 steps (examples/reading_probe.py); behind the transformer, among ~18
         # losses, the glyph loss fell only 2.65 -> 2.11 nats in 10,500 steps.
@@ -288,6 +293,7 @@ class VLA(nn.Module):
         heads["patch_aux"], heads["target_chars"] = self.patch_chars(patches), self.target_chars(act)
         heads["stem_glyphs"] = self.stem_glyphs(seen.float())
         heads["patch_look"], heads["target_look"] = self.look_head(patches), self.look_head(act)
+        heads["patch_word"], heads["target_word"] = self.word_head(patches), self.word_head(act)
         if targets is None:
             return heads, None, {}
         loss, parts = self._loss(heads, targets)
@@ -361,6 +367,10 @@ class VLA(nn.Module):
             parts[name] = masked(ce, wanted[:, 0] > 0)  # mean over the icons' patches / targets
         focus = F.binary_cross_entropy_with_logits(heads["patch_look"][..., -1], t["patch_focus"], reduction="none")
         parts["aux_patch_focus"] = masked(focus, t["patch_field"])  # mean over the fields' patches
+        for key in ("patch_word", "target_word"):  # mean over the patches / targets that show a vocabulary word
+            wanted = t[key].flatten()
+            ce = F.cross_entropy(heads[key].flatten(0, -2), wanted, reduction="none")
+            parts["aux_" + key] = masked(ce, wanted > 0)
         weights = {"aux_stem_glyphs": c.stem_glyph_weight}
         loss = sum(v * weights.get(k, c.aux_weight if k.startswith("aux") else 1.0) for k, v in parts.items())
         return loss, {k: v.item() for k, v in parts.items()}

@@ -12,7 +12,7 @@ import minvla_gym  # noqa: F401  (registers the ids)
 from minvla_gym.actions import describe_action, validate_action
 from minvla_gym.envs.synthetic import SyntheticDesktopEnv
 from minvla_gym.policies.data import SyntheticBatches, char_codes, expert_rollout, reading_targets
-from minvla_gym.policies.model import LOOK_COLOURS, LOOK_SHAPES, VLA, CheckpointError, VLAConfig
+from minvla_gym.policies.model import LABEL_WORDS, LOOK_COLOURS, LOOK_SHAPES, VLA, CheckpointError, VLAConfig
 from minvla_gym.policies.train import TrainConfig
 from minvla_gym.wrappers import flat_nvec
 
@@ -313,12 +313,46 @@ def test_the_look_losses_train_colour_shape_and_focus():
     assert 0 < last["aux_patch_focus"] < 0.5 * first["aux_patch_focus"]
 
 
-def test_checkpoints_from_before_the_look_head_load_and_act_the_same(tiny, tmp_path):
+def test_list_items_give_their_whole_label_to_the_word_targets():
+    env = SyntheticDesktopEnv(task="Scroll", size=224)
+    seed = next(seed for seed in range(50) if env.reset(seed=seed) and env.unwrapped.task._shown())
+    _, info = env.reset(seed=seed)
+    t = reading_targets(info["elements"], grid=14)
+    target = next(e for e in info["elements"] if e["target"])
+    assert LABEL_WORDS[int(t["target_word"]) - 1] == target["label"].lower()
+    assert (t["patch_word"] == t["target_word"]).sum() >= 2  # a row of patches (the row below may take some)
+    rows = {LABEL_WORDS[k - 1] for k in t["patch_word"] if k > 0}
+    items = {e["label"].lower() for e in info["elements"] if e["role"] == "list_item" and e["label"]}
+    buttons = {e["label"].lower() for e in info["elements"] if e["role"] == "button"}
+    assert len(rows & items) >= 3 and rows <= items | buttons  # several items named, and only what is drawn
+    # Text outside the vocabulary (a dialog's "OK", file names) is class 0: no word loss there.
+    assert "ok" not in LABEL_WORDS and reading_targets([{**target, "label": "OK"}], grid=14)["target_word"] == 0
+
+
+def test_the_word_loss_trains_patch_and_target_words():
+    torch.manual_seed(0)
+    model = VLA(VLAConfig.preset("tiny", image_size=64))
+    batch = SyntheticBatches(16, model.config.grid, seed=0, size=64, families=["Scroll", "Click"])[0]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    _, _, first = model(batch["image"], batch["instruction"], batch)
+    for _ in range(40):  # overfit one batch: both word losses must fall well below chance
+        _, loss, _ = model(batch["image"], batch["instruction"], batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    _, _, last = model(batch["image"], batch["instruction"], batch)
+    chance = math.log(len(LABEL_WORDS) + 1)
+    assert first["aux_patch_word"] == pytest.approx(chance, rel=0.1)
+    assert last["aux_patch_word"] < 0.7 * first["aux_patch_word"] and last["aux_target_word"] < 0.7 * chance
+
+
+@pytest.mark.parametrize("head", ["look_head.", "word_head."])
+def test_checkpoints_from_before_a_loss_only_head_load_and_act_the_same(tiny, tmp_path, head):
     from safetensors.torch import load_file, save_file
 
     ckpt = tiny.save(tmp_path / "old")
     state = load_file(str(ckpt / "model.safetensors"))
-    save_file({k: v for k, v in state.items() if not k.startswith("look_head.")}, str(ckpt / "model.safetensors"))
+    save_file({k: v for k, v in state.items() if not k.startswith(head)}, str(ckpt / "model.safetensors"))
     loaded = VLA.from_checkpoint(ckpt)
     obs = observations(2)[0]
     assert describe_action(loaded.act(obs)) == describe_action(tiny.act(obs))
