@@ -294,19 +294,24 @@ def test_fields_say_which_one_is_focused():
     assert on_focused.any() and not (on_focused & ~on_fields).any() and on_fields.sum() > on_focused.sum()
 
 
-def test_the_look_losses_train_colour_shape_and_focus():
+def overfit_one_batch(families: list[str], steps: int = 40) -> tuple[dict, dict]:
+    """A tiny VLA trained on one batch of `families`: its loss parts before and after."""
     torch.manual_seed(0)
     model = VLA(VLAConfig.preset("tiny", image_size=64))
-    batches = SyntheticBatches(16, model.config.grid, seed=0, size=64, families=["Icon", "Type"])
-    batch = batches[0]
+    batch = SyntheticBatches(16, model.config.grid, seed=0, size=64, families=families)[0]
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     _, _, first = model(batch["image"], batch["instruction"], batch)
-    for _ in range(40):  # overfit one batch: the look losses must fall well below chance
+    for _ in range(steps):
         _, loss, _ = model(batch["image"], batch["instruction"], batch)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     _, _, last = model(batch["image"], batch["instruction"], batch)
+    return first, last
+
+
+def test_the_look_losses_train_colour_shape_and_focus():
+    first, last = overfit_one_batch(["Icon", "Type"])  # the look losses must fall well below chance
     chance = math.log(len(LOOK_COLOURS) + 1) + math.log(len(LOOK_SHAPES) + 1)
     assert first["aux_patch_look"] == pytest.approx(chance, rel=0.1)
     assert last["aux_patch_look"] < 0.7 * first["aux_patch_look"] and last["aux_target_look"] < first["aux_target_look"]
@@ -330,17 +335,7 @@ def test_list_items_give_their_whole_label_to_the_word_targets():
 
 
 def test_the_word_loss_trains_patch_and_target_words():
-    torch.manual_seed(0)
-    model = VLA(VLAConfig.preset("tiny", image_size=64))
-    batch = SyntheticBatches(16, model.config.grid, seed=0, size=64, families=["Scroll", "Click"])[0]
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    _, _, first = model(batch["image"], batch["instruction"], batch)
-    for _ in range(40):  # overfit one batch: both word losses must fall well below chance
-        _, loss, _ = model(batch["image"], batch["instruction"], batch)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    _, _, last = model(batch["image"], batch["instruction"], batch)
+    first, last = overfit_one_batch(["Scroll", "Click"])  # both word losses must fall well below chance
     chance = math.log(len(LABEL_WORDS) + 1)
     assert first["aux_patch_word"] == pytest.approx(chance, rel=0.1)
     assert last["aux_patch_word"] < 0.7 * first["aux_patch_word"] and last["aux_target_word"] < 0.7 * chance
