@@ -95,13 +95,13 @@ def reading_targets(elements: Sequence[dict[str, Any]] | None, grid: int) -> dic
         cx, cy = min(int((x0 + x1) / 2 * grid), grid - 1), min(int((y0 + y1) / 2 * grid), grid - 1)
         on[cy, cx] = True  # small elements still own the patch at their centre
         # A window's label is only its title bar: reading it would teach the wrong place.
-        codes = char_codes(e["label"])[:LABEL_CHARS] if e["role"] != "window" else []
+        label = e["label"] if e["role"] != "window" else ""
+        codes = char_codes(label)[:LABEL_CHARS]
         chars[on] = 0
         chars[on, : len(codes)] = codes
         colour_and_shape = (COLOUR_CLASS[e["colour"]], SHAPE_CLASS[e["shape"]]) if "colour" in e else (0, 0)
         look[on] = colour_and_shape
-        word = WORD_CLASS.get(e["label"].lower(), 0) if e["role"] != "window" else 0
-        words[on] = word
+        words[on] = word = WORD_CLASS.get(label.lower(), 0)
         field[on], focus[on] = e["role"] == "field", float(bool(e.get("focused")))
         for patch in zip(*np.nonzero(on), strict=True):
             glyphs.pop(patch, None)

@@ -44,9 +44,9 @@ POINTING = (0, 1, 2, 3, 4)  # click, double_click, right_click, drag, scroll act
 CHARS = 28  # character classes for the reading losses: 0 none, 1..26 a..z, 27 anything else
 LABEL_CHARS = 3  # the reading losses predict a label's first characters
 LOOK_COLOURS, LOOK_SHAPES = tuple(COLOURS), SHAPES  # the look loss: an icon's colour and shape (+ 1 class: none)
+LABEL_WORDS = LABELS  # the word loss: which label of the vocabulary a patch shows, 1-based (0: none / another)
 # Heads added after checkpoints were shipped: a checkpoint without them loads with them freshly initialised.
 # They feed training losses only, so the actions of such a checkpoint are unchanged.
-LABEL_WORDS = LABELS  # the word loss: which label of the vocabulary a patch shows, 1-based (0: none / another)
 OPTIONAL_HEADS = ("look_head.", "word_head.")
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 
