@@ -51,6 +51,9 @@ def configure_cli(parser: argparse.ArgumentParser) -> None:
                              "MinVLA-Synthetic-v0, else every family; all: every family equally)")  # fmt: skip
     parser.add_argument("--short-scrolls", type=float, default=0.0,
                         help="probability that an expert scroll is executed short while collecting (minvla train's)")  # fmt: skip
+    parser.add_argument("--dagger", type=float, default=0.0,
+                        help="share of --dagger-families samples from episodes the policy plays (minvla train's)")  # fmt: skip
+    parser.add_argument("--dagger-families", default="Scroll", help="families --dagger applies to (Scroll)")
     parser.add_argument("--init", default="auto", help="checkpoint to start from (auto: the shipped one for small)")
     parser.add_argument("--from-scratch", dest="init", action="store_const", const=None,
                         help="start from random weights of --preset instead")  # fmt: skip
@@ -61,14 +64,14 @@ def configure_cli(parser: argparse.ArgumentParser) -> None:
 def quickstart(minutes: float = 30.0, preset: str = "small", out: str = "runs/quickstart", episodes: int = 200,
                device: str = "cpu", seed: int = 0, env_id: str = "MinVLA-Synthetic-v0", progress: bool = True,
                check_episodes: int = 200, init: str | None = "auto", families: str | None = "auto",
-               short_scrolls: float = 0.0):  # fmt: skip
+               short_scrolls: float = 0.0, dagger: float = 0.0, dagger_families: str | None = "Scroll"):  # fmt: skip
     """Train within `minutes` of wall time and evaluate; returns (EvalResult, training summary).
 
     `init`: a checkpoint to fine-tune (its architecture wins over `preset`); None trains `preset` from scratch;
     "auto" is the shipped checkpoint for `small` (the default preset) and from scratch for the other presets.
     `families`: the training mix (`minvla train --families`); "auto" is WEAK_FAMILIES_FIRST when training for
-    MinVLA-Synthetic-v0 and every family otherwise; "all" or None is every family equally. `short_scrolls`: see
-    `TrainConfig`.
+    MinVLA-Synthetic-v0 and every family otherwise; "all" or None is every family equally. `short_scrolls`, `dagger`,
+    `dagger_families`: see `TrainConfig`.
     """
     from minvla_gym.evaluation import evaluate
     from minvla_gym.policies.model import VLA
@@ -88,7 +91,7 @@ def quickstart(minutes: float = 30.0, preset: str = "small", out: str = "runs/qu
                       time_budget=minutes * (1 - FINAL_EVAL_RESERVE), eval_env=env_id, progress=progress,
                       eval_episodes=check_episodes, eval_minutes=max(0.5, minutes / 6), init=init,
                       families=None if families == "all" else families, short_scrolls=short_scrolls,
-                      **schedule)  # fmt: skip
+                      dagger=dagger, dagger_families=dagger_families, **schedule)  # fmt: skip
     summary = train(cfg)
     # last/, not best/: the schedule decays to the end, and picking on 60-episode checks (about +-10 points)
     # selects noise (session 3's best/ was its 20-minute check).
@@ -118,7 +121,7 @@ def run_cli(args: argparse.Namespace) -> int:
     try:
         result, summary = quickstart(args.minutes, args.preset, args.out, args.episodes, args.device, args.seed,
                                      args.env, args.progress, args.check_episodes, args.init, args.families,
-                                     args.short_scrolls)  # fmt: skip
+                                     args.short_scrolls, args.dagger, args.dagger_families)  # fmt: skip
     except ValueError as error:
         print(f"minvla quickstart: {error}", file=sys.stderr)
         return 2

@@ -176,33 +176,89 @@ def expert_rollout(env, seed: int, short_scrolls: float = 0.0) -> list[tuple[dic
     return steps
 
 
+def policy_rollouts(envs, seeds: Sequence[int], policy) -> list[list[tuple[dict, dict, list]]]:
+    """Episodes played by `policy` in lockstep (one `act_batch` per step), each state labelled by the expert.
+
+    DAgger's data (Ross et al. 2011): the states the policy itself reaches, its own mistakes' included, with
+    the action the scripted expert would take there. Returns (observation, expert action, elements) per step.
+    """
+    episodes, current = [[] for _ in envs], [env.reset(seed=int(seed)) for env, seed in zip(envs, seeds, strict=True)]
+    live = list(range(len(envs)))
+    while live:
+        stacked = {key: np.stack([current[i][0][key] for i in live]) for key in ("image", "instruction")}
+        actions = policy.act_batch(stacked)
+        still = []
+        for i, action in zip(live, actions, strict=True):
+            (obs, info), env = current[i], envs[i]
+            episodes[i].append((obs, env.unwrapped.expert_action(), info["elements"]))
+            obs, _, terminated, truncated, info = env.step(action)
+            current[i] = (obs, info)
+            if not (terminated or truncated or len(episodes[i]) >= env.unwrapped.task.max_steps):
+                still.append(i)
+        live = still
+    return episodes
+
+
 class SyntheticBatches(torch.utils.data.Dataset):
     """Batch b: `batch_size` samples, each one step (drawn uniformly) of a fresh expert episode.
 
     Generated on demand from `SyntheticDesktopEnv`; wrap in a DataLoader with workers to overlap generation
     with training. `families` restricts the task families (None: all of them); `short_scrolls` is
-    `expert_rollout`'s.
+    `expert_rollout`'s. With a `policy` (a VLA whose weights the trainer updates in place, in shared memory
+    when a worker process plays it), a `dagger` share of the samples of `dagger_families` (None: all) come from
+    episodes that policy plays, labelled by the expert (`policy_rollouts`); the data then depends on the weights
+    at the time, so such runs are not bit-reproducible.
     """
 
     def __init__(self, batch_size: int, grid: int, seed: int = 0, rank: int = 0, size: int = 224,
-                 families: Sequence[str] | None = None, length: int = 1 << 40, short_scrolls: float = 0.0):  # fmt: skip
+                 families: Sequence[str] | None = None, length: int = 1 << 40, short_scrolls: float = 0.0,
+                 policy=None, dagger: float = 0.0, dagger_families: Sequence[str] | None = None):  # fmt: skip
         self.batch_size, self.grid, self.seed, self.rank, self.size = batch_size, grid, seed, rank, size
         self.families, self.length, self.short_scrolls = families, length, short_scrolls
-        self._env = None
+        self.policy, self.dagger = policy, dagger if policy is not None else 0.0
+        self.dagger_families = set(dagger_families) if dagger_families else None
+        self._env, self._played_envs = None, []
 
     def __len__(self) -> int:
         return self.length
 
+    def _new_env(self):
+        from minvla_gym.envs.synthetic import SyntheticDesktopEnv
+
+        return SyntheticDesktopEnv(task=self.families, size=self.size)
+
+    def draw(self, b: int, i: int) -> tuple[int, int, float]:
+        """Sample i of batch b: its episode's seed, which of the episode's steps it takes, its DAgger coin in [0, 1)."""
+        state = np.random.SeedSequence([self.seed, self.rank, int(b), i]).generate_state(3, np.uint64)
+        return int(state[0] >> np.uint64(2)) | SEED_OFFSET, int(state[1]), float(state[2]) / 2.0**64
+
+    def _plays(self, seed: int) -> bool:
+        """Whether the episode of `seed` is one of dagger_families (the seed draws the family at reset)."""
+        if self.dagger_families is None:
+            return True
+        self._env.reset(seed=seed)
+        return self._env.unwrapped.task.family in self.dagger_families
+
     def __getitem__(self, b: int) -> dict[str, torch.Tensor]:
         if self._env is None:  # made lazily, so each worker process builds its own
-            from minvla_gym.envs.synthetic import SyntheticDesktopEnv
-
-            self._env = SyntheticDesktopEnv(task=self.families, size=self.size)
-        samples = []
+            self._env = self._new_env()
+        steps_of, played = [], []  # per sample: (its episode's steps, which to take); the policy's episodes
         for i in range(self.batch_size):
-            state = np.random.SeedSequence([self.seed, self.rank, int(b), i]).generate_state(2, np.uint64)
-            steps = expert_rollout(self._env, int(state[0] >> np.uint64(2)) | SEED_OFFSET, self.short_scrolls)
-            obs, action, elements = steps[int(state[1] % np.uint64(len(steps)))]
+            seed, pick, coin = self.draw(b, i)
+            if coin < self.dagger and self._plays(seed):
+                played.append((i, seed))
+                steps_of.append((None, pick))  # filled in below, all the policy's episodes played at once
+            else:
+                steps_of.append((expert_rollout(self._env, seed, self.short_scrolls), pick))
+        if played:
+            while len(self._played_envs) < len(played):
+                self._played_envs.append(self._new_env())
+            episodes = policy_rollouts(self._played_envs[: len(played)], [seed for _, seed in played], self.policy)
+            for (i, _), steps in zip(played, episodes, strict=True):
+                steps_of[i] = (steps, steps_of[i][1])
+        samples = []
+        for steps, pick in steps_of:
+            obs, action, elements = steps[pick % len(steps)]
             samples.append(make_sample(obs, action, elements, self.grid))
         return collate(samples)
 

@@ -11,7 +11,7 @@ import torch
 import minvla_gym  # noqa: F401  (registers the ids)
 from minvla_gym.actions import describe_action, validate_action
 from minvla_gym.envs.synthetic import SyntheticDesktopEnv
-from minvla_gym.policies.data import SyntheticBatches, char_codes, expert_rollout, reading_targets
+from minvla_gym.policies.data import SyntheticBatches, char_codes, expert_rollout, policy_rollouts, reading_targets
 from minvla_gym.policies.model import LABEL_WORDS, LOOK_COLOURS, LOOK_SHAPES, VLA, CheckpointError, VLAConfig
 from minvla_gym.policies.train import TrainConfig
 from minvla_gym.wrappers import flat_nvec
@@ -219,6 +219,38 @@ def test_short_scrolls_visit_the_item_just_out_of_view_with_the_experts_labels()
     assert len(expert_rollout(env, 5, short_scrolls=0.0)) == len(plain[5])
     with pytest.raises(ValueError, match="short_scrolls"):
         TrainConfig(synthetic=True, short_scrolls=1.5)
+
+
+def test_dagger_rollouts_follow_the_policy_and_record_the_experts_labels(tiny):
+    """policy_rollouts: the policy's own actions move each env; every label is the expert's in that state."""
+    seeds = list(range(6))
+    played = policy_rollouts([SyntheticDesktopEnv(task=["Scroll"]) for _ in seeds], seeds, tiny)
+    replay = SyntheticDesktopEnv(task=["Scroll"])
+    for seed, steps in zip(seeds, played, strict=True):
+        obs, info = replay.reset(seed=seed)
+        for k, (seen, label, elements) in enumerate(steps):
+            assert np.array_equal(seen["image"], obs["image"]) and elements == info["elements"], (seed, k)
+            expert = replay.unwrapped.expert_action()
+            assert label["type"] == expert["type"] and np.array_equal(label["scroll"], expert["scroll"])
+            obs, _, terminated, truncated, info = replay.step(tiny.act(obs))
+        assert terminated or truncated or len(steps) == replay.unwrapped.task.max_steps
+    expert_lengths = [len(expert_rollout(replay, seed)) for seed in seeds]
+    assert [len(steps) for steps in played] != expert_lengths  # random weights go where the expert does not
+
+
+def test_dagger_batches_play_only_the_named_families(tiny):
+    """With dagger=1 on Scroll, Scroll samples come from the policy's episodes, Click samples stay the expert's."""
+    kwargs = dict(batch_size=24, grid=tiny.config.grid, seed=1, families=["Scroll", "Click"])
+    plain = SyntheticBatches(**kwargs)[0]
+    dagger = SyntheticBatches(**kwargs, policy=tiny, dagger=1.0, dagger_families=["Scroll"])
+    mixed, env = dagger[0], SyntheticDesktopEnv(task=["Scroll", "Click"])
+    family = [env.reset(seed=dagger.draw(0, i)[0])[1]["task"] for i in range(24)]
+    same = [all(torch.equal(plain[k][i], mixed[k][i]) for k in plain) for i in range(24)]
+    assert {"Scroll", "Click"} == set(family)
+    assert all(same[i] for i in range(24) if family[i] == "Click")
+    assert not all(same[i] for i in range(24) if family[i] == "Scroll")  # some are states the policy reached
+    with pytest.raises(ValueError, match="dagger"):
+        TrainConfig(data="somewhere", dagger=0.5)
 
 
 def test_the_shipped_pretrained_checkpoint_loads_and_acts():

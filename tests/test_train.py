@@ -86,6 +86,15 @@ def test_runs_are_deterministic_with_a_seed(tmp_path):
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
+def test_dagger_trains_with_a_worker_playing_the_weights(tmp_path):
+    """--dagger: a data worker process plays a shared-memory copy of the weights the optimizer updates."""
+    out = tmp_path / "dagger"
+    assert main(["train", *FAST[:-3], "--workers", "1", "--no-progress", "--max-iters", "3", "--out", str(out),
+                 "--eval-episodes", "0", "--families", "Scroll", "--dagger", "1", "--log-interval", "1"]) == 0  # fmt: skip
+    assert [int(r["step"]) for r in rows(out / "metrics.csv")] == [1, 2, 3]
+    assert json.loads((out / "train_config.json").read_text())["dagger"] == 1.0
+
+
 def test_ddp_two_cpu_processes_on_gloo(tmp_path):
     out = tmp_path / "ddp"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
