@@ -5,7 +5,8 @@
 Curves: the quickstart from random weights (30 min); the pretraining of the shipped checkpoint
 (examples/pretrain.py: stage 1, 90 min from scratch; stage 2, 75 min more with the weak families drawn more
 often; stage 3, 70 min more with the weakest drawn more still; stage 4, 75 min more with the middle-row Scroll
-expert and the look losses; stage 5, 60 min more with the word loss), and stage 1 in sessions 2-4 (earlier versions of the model); the quickstart fine-tuning each
+expert and the look losses; stage 5, 60 min more with the word loss; stage 6, 45 min more with Scroll drawn
+8/19), and stage 1 in sessions 2-4 (earlier versions of the model); the quickstart fine-tuning each
 checkpoint (30 min more, drawn after it) where one was run. Each point is an in-training check on held-out
 episodes: 60 (about +-10 points of noise) up to session 5, 200 (about +-6) since session 6.
 """
@@ -48,7 +49,8 @@ STAGES = (
     ("pretrain2.csv", "stage 2 (weak families drawn more)", "quickstart_stage2.csv", "session 6"),
     ("pretrain3.csv", "stage 3 (the weakest drawn more still)", "quickstart_stage3.csv", "session 8"),
     ("pretrain4.csv", "stage 4 (middle-row scrolls, look losses)", "quickstart_stage4.csv", "session 9"),
-    ("pretrain5.csv", "stage 5 (the word loss)", None, None),
+    ("pretrain5.csv", "stage 5 (the word loss)", "quickstart_stage5.csv", "session 10"),
+    ("pretrain6.csv", "stage 6 (Scroll drawn 8/19)", None, None),
 )
 start = 0.0
 for stage, (name, label, quick, session) in enumerate(STAGES, 1):

@@ -110,7 +110,7 @@ def test_ddp_two_cpu_processes_on_gloo(tmp_path):
 def test_minvla_quickstart_runs_end_to_end(tmp_path, capsys):
     out = tmp_path / "qs"
     assert main(["quickstart", "--minutes", "0.15", "--preset", "tiny", "--episodes", "4", "--out", str(out),
-                 "--check-episodes", "2", "--short-scrolls", "0.5", "--no-progress"]) == 0  # fmt: skip
+                 "--check-episodes", "2", "--short-scrolls", "0.5", "--dagger", "0.5", "--no-progress"]) == 0  # fmt: skip
     printed = capsys.readouterr().out
     assert "success:" in printed and "MinVLA-Synthetic-v0, 4 held-out episodes, tiny from scratch" in printed
     report = json.loads((out / "quickstart.json").read_text())
@@ -118,6 +118,7 @@ def test_minvla_quickstart_runs_end_to_end(tmp_path, capsys):
     assert report["training"]["checkpoint"] == str(out / "last")  # the final weights, not a pick on noisy checks
     trained = json.loads((out / "train_config.json").read_text())
     assert trained["families"] == WEAK_FAMILIES_FIRST and trained["short_scrolls"] == 0.5  # the mix, the DART noise
+    assert trained["dagger"] == 0.5 and trained["dagger_families"] == "Scroll"
     assert main(["quickstart", "--minutes", "0"]) == 2
     assert main(["quickstart", "--init", str(tmp_path / "nowhere")]) == 2
     assert "no checkpoint there" in capsys.readouterr().err
