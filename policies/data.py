@@ -233,11 +233,8 @@ class SyntheticBatches(torch.utils.data.Dataset):
         return int(state[0] >> np.uint64(2)) | SEED_OFFSET, int(state[1]), float(state[2]) / 2.0**64
 
     def _plays(self, seed: int) -> bool:
-        """Whether the episode of `seed` is one of dagger_families (the seed draws the family at reset)."""
-        if self.dagger_families is None:
-            return True
-        self._env.reset(seed=seed)
-        return self._env.unwrapped.task.family in self.dagger_families
+        """Whether the episode of `seed` is one of dagger_families (asked of the env without a reset's drawing)."""
+        return self.dagger_families is None or self._env.family_of(seed) in self.dagger_families
 
     def __getitem__(self, b: int) -> dict[str, torch.Tensor]:
         if self._env is None:  # made lazily, so each worker process builds its own

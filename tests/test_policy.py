@@ -245,6 +245,7 @@ def test_dagger_batches_play_only_the_named_families(tiny):
     dagger = SyntheticBatches(**kwargs, policy=tiny, dagger=1.0, dagger_families=["Scroll"])
     mixed, env = dagger[0], SyntheticDesktopEnv(task=["Scroll", "Click"])
     family = [env.reset(seed=dagger.draw(0, i)[0])[1]["task"] for i in range(24)]
+    assert family == [env.family_of(dagger.draw(0, i)[0]) for i in range(24)]  # what _plays asks, without a reset
     same = [all(torch.equal(plain[k][i], mixed[k][i]) for k in plain) for i in range(24)]
     assert {"Scroll", "Click"} == set(family)
     assert all(same[i] for i in range(24) if family[i] == "Click")

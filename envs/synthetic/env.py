@@ -105,9 +105,16 @@ class SyntheticDesktopEnv(gym.Env):
 
     # ------------------------------------------------------------ gymnasium API
 
+    def family_of(self, seed: int) -> str:
+        """The family reset(seed=seed) draws, without building or drawing its scene (reset's first draw)."""
+        return self._draw_family(gym.utils.seeding.np_random(seed)[0])
+
+    def _draw_family(self, rng: np.random.Generator) -> str:
+        return self.families[int(rng.integers(len(self.families)))]
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        family = self.families[int(self.np_random.integers(len(self.families)))]
+        family = self._draw_family(self.np_random)
         if options and "task" in options:
             family = options["task"]
             if family not in FAMILIES:
