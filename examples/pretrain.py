@@ -101,21 +101,22 @@ stage2 = TrainConfig(synthetic=True, init=str(Path(args.out) / "last"), max_iter
                      eval_minutes=10, eval_episodes=200, seed=2, lr=5e-4, warmup=0.02, decay=0.5,
                      families=WEAK_FAMILIES_FIRST, out=args.out + "2")  # fmt: skip
 run(2, stage2)
-stage3 = TrainConfig(synthetic=True, init=str(Path(stage2.out) / "last"), max_iters=10**6,
-                     time_budget=args.last_minutes, eval_minutes=10, eval_episodes=200, seed=3, lr=3e-4, warmup=0.02,
-                     decay=0.6, families=STAGE3_FAMILIES, out=args.out + "3")  # fmt: skip
+
+
+def later_stage(stage: int, previous: TrainConfig, minutes: float, families: str, eval_minutes: float = 15):
+    """Stages 3-6: the previous stage's final weights, lr 3e-4, 2% warmup, cosine decay over the last 60%."""
+    return TrainConfig(synthetic=True, init=str(Path(previous.out) / "last"), max_iters=10**6, time_budget=minutes,
+                       eval_minutes=eval_minutes, eval_episodes=200, seed=stage, lr=3e-4, warmup=0.02, decay=0.6,
+                       families=families, out=args.out + str(stage))  # fmt: skip
+
+
+stage3 = later_stage(3, stage2, args.last_minutes, STAGE3_FAMILIES, eval_minutes=10)
 run(3, stage3)
-stage4 = TrainConfig(synthetic=True, init=str(Path(stage3.out) / "last"), max_iters=10**6,
-                     time_budget=args.final_minutes, eval_minutes=15, eval_episodes=200, seed=4, lr=3e-4, warmup=0.02,
-                     decay=0.6, families=STAGE4_FAMILIES, out=args.out + "4")  # fmt: skip
+stage4 = later_stage(4, stage3, args.final_minutes, STAGE4_FAMILIES)
 run(4, stage4)
-stage5 = TrainConfig(synthetic=True, init=str(Path(stage4.out) / "last"), max_iters=10**6,
-                     time_budget=args.word_minutes, eval_minutes=15, eval_episodes=200, seed=5, lr=3e-4, warmup=0.02,
-                     decay=0.6, families=STAGE5_FAMILIES, out=args.out + "5")  # fmt: skip
+stage5 = later_stage(5, stage4, args.word_minutes, STAGE5_FAMILIES)
 run(5, stage5)
-stage6 = TrainConfig(synthetic=True, init=str(Path(stage5.out) / "last"), max_iters=10**6,
-                     time_budget=args.scroll_minutes, eval_minutes=15, eval_episodes=200, seed=6, lr=3e-4, warmup=0.02,
-                     decay=0.6, families=STAGE6_FAMILIES, out=args.out + "6")  # fmt: skip
+stage6 = later_stage(6, stage5, args.scroll_minutes, STAGE6_FAMILIES)
 run(6, stage6)
 # The final weights, not best/: the in-training checks carry several points of noise, and picking the best of
 # them selects that noise.
