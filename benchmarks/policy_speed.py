@@ -77,7 +77,7 @@ def bench(preset: str, device, batch: int, repeats: int, dtype: str) -> dict:
 
         def infer(image=image, ids=ids):
             with torch.no_grad(), torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-                model(image, ids)
+                model(image, ids, reading=False)  # as VLA.act runs it
 
         latency[n] = timed(infer, device, 10 * repeats if n == 1 else repeats)  # batch 1 is cheap: more tries
     obs = {"image": data["image"][0].cpu().numpy(), "instruction": data["instruction"][0].cpu().numpy()}

@@ -265,8 +265,8 @@ class Rehearsal(BaseCallback):
                 loss = vla(batch["image"], batch["instruction"], batch)[1]
             else:
                 with torch.no_grad():
-                    reference = self.reference(batch["image"], batch["instruction"])[0]
-                loss = action_kl(vla(batch["image"], batch["instruction"])[0], reference)
+                    reference = self.reference(batch["image"], batch["instruction"], reading=False)[0]
+                loss = action_kl(vla(batch["image"], batch["instruction"], reading=False)[0], reference)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.parameters, 1.0)

@@ -248,11 +248,12 @@ class VLA(nn.Module):
 
     # ------------------------------------------------------------ forward
 
-    def forward(self, image, instruction, targets: dict[str, torch.Tensor] | None = None):
+    def forward(self, image, instruction, targets: dict[str, torch.Tensor] | None = None, reading: bool = True):
         """image (B, S, S, 3) uint8, instruction (B, L) int64 -> (heads, loss, parts).
 
         heads: dict of per-factor logits (see the module docstring); loss: a scalar when `targets`
         are given (batch keys of `minvla_gym.policies.data`), else None; parts: each loss, as floats.
+        reading=False leaves out the heads that only feed the reading losses (acting needs none of them).
         """
         c = self.config
         B, S = image.shape[0], c.image_size
@@ -290,6 +291,8 @@ class VLA(nn.Module):
         end_[:, 1 : T + 1] = self.span_end(text).squeeze(-1).masked_fill(~valid, -torch.inf)
         end_[:, 0] = 0.0  # the empty span (0, 0), for actions that type nothing
         heads["text_start"], heads["text_end"] = start, end_
+        if not reading and targets is None:
+            return heads, None, {}
         heads["patch_aux"], heads["target_chars"] = self.patch_chars(patches), self.target_chars(act)
         heads["stem_glyphs"] = self.stem_glyphs(seen.float())
         heads["patch_look"], heads["target_look"] = self.look_head(patches), self.look_head(act)
@@ -416,7 +419,7 @@ class VLA(nn.Module):
             raise ValueError("act_batch expects stacked observations (B, S, S, 3); use act() for one")
         was_training = self.training
         self.eval()
-        heads, _, _ = self(image.to(torch.uint8), ids)
+        heads, _, _ = self(image.to(torch.uint8), ids, reading=False)
         self.train(was_training)
         points, ends = self.decode_points(heads, "point"), self.decode_points(heads, "end_point")
         start = heads["text_start"].argmax(-1)

@@ -126,7 +126,7 @@ class VLAFeaturesExtractor(BaseFeaturesExtractor):
         image = obs["image"].permute(0, 2, 3, 1) if self.channels_first else obs["image"]
         # Back to exact uint8 pixels and int ids, so the VLA sees precisely what VLA.act sees.
         image = (image.float() * self.scale).round().clamp(0, 255).to(torch.uint8)
-        heads, _, _ = self.vla(image, obs["instruction"].round().long())
+        heads, _, _ = self.vla(image, obs["instruction"].round().long(), reading=False)
         return heads, self._hidden[:, :2].flatten(1).float()
 
     def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:

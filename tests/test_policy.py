@@ -84,6 +84,22 @@ def test_act_batch_matches_act(tiny):
         tiny.act_batch(obs[0])
 
 
+def test_acting_leaves_out_only_the_reading_heads(tiny):
+    """act() skips the heads that feed only reading losses; every head it decodes is the full forward's."""
+    batch = stack(observations(3))
+    image, ids = torch.as_tensor(batch["image"]), torch.as_tensor(batch["instruction"]).long()
+    with torch.no_grad():
+        full, _, _ = tiny(image, ids)
+        acting, _, _ = tiny(image, ids, reading=False)
+    assert {"patch_aux", "target_chars", "stem_glyphs", "patch_look", "patch_word"} <= set(full) - set(acting)
+    for key, value in acting.items():
+        torch.testing.assert_close(value, full[key], rtol=0, atol=0, msg=key)
+    train = SyntheticBatches(2, tiny.config.grid, seed=0)[0]  # with targets they are always there: they feed the loss
+    with torch.no_grad():
+        _, loss, parts = tiny(train["image"], train["instruction"], train, reading=False)
+    assert "aux_patch_word" in parts and torch.isfinite(loss)
+
+
 def test_instruction_padding_does_not_leak_through_the_local_mixing():
     """A short instruction gives the same outputs alone and batched with a longer one (padded to its length)."""
     torch.manual_seed(0)
