@@ -143,17 +143,30 @@ class Logger:
     def __init__(self, out: Path, resume: bool):
         self.out = out
         self.metrics, self.evals = out / "metrics.csv", out / "eval.csv"
+        self.columns: dict[Path, list[str]] = {}  # each file's header, as written
         if not resume:
             for path in (self.metrics, self.evals):
                 path.unlink(missing_ok=True)
 
     def _append(self, path: Path, row: dict[str, Any]) -> None:
-        new = not path.exists()
-        with path.open("a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(row))
-            if new:
+        if path not in self.columns:
+            with path.open("a+", newline="") as f:
+                f.seek(0)
+                self.columns[path] = next(csv.reader(f), [])
+        columns = self.columns[path]
+        if any(key not in columns for key in row):
+            # A new column (a resumed run with another set of losses or families): rewrite the file under the
+            # wider header, old rows blank there, so no row lands under another column's name.
+            old = list(csv.DictReader(path.open(newline=""))) if columns else []
+            columns = self.columns[path] = columns + [key for key in row if key not in columns]
+            tmp = path.with_suffix(".tmp")
+            with tmp.open("w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=columns)
                 writer.writeheader()
-            writer.writerow(row)
+                writer.writerows(old)
+            tmp.replace(path)
+        with path.open("a", newline="") as f:
+            csv.DictWriter(f, fieldnames=columns).writerow(row)  # missing keys stay blank
 
     def log(self, row: dict[str, Any]) -> None:
         self._append(self.metrics, row)

@@ -14,7 +14,7 @@ from minvla_gym.cli import main
 from minvla_gym.envs.synthetic import SyntheticDesktopEnv
 from minvla_gym.policies.data import SyntheticBatches
 from minvla_gym.policies.model import VLA, VLAConfig
-from minvla_gym.policies.train import STATE_FILE, TrainConfig, evaluate_policy, lr_at, make_optimizer
+from minvla_gym.policies.train import STATE_FILE, Logger, TrainConfig, evaluate_policy, lr_at, make_optimizer
 from minvla_gym.quickstart import WEAK_FAMILIES_FIRST
 
 FAST = ["--synthetic", "--preset", "tiny", "--batch-size", "4", "--workers", "0", "--no-progress"]
@@ -155,3 +155,18 @@ def test_minvla_train_from_a_dataset_folder(tmp_path):
     losses = rows(out / "metrics.csv")
     assert len(losses) == 3 and float(losses[0]["aux_patch_chars"]) > 0  # element lists reach the reading losses
     assert float(losses[0]["text_start"]) > 0  # Type demos train the span head
+
+
+def test_a_resumed_run_with_new_columns_keeps_every_value_under_its_name(tmp_path):
+    """--resume across a loss-set upgrade: the new loss gets a column; no value lands under another's name."""
+    Logger(tmp_path, resume=False).log({"step": 10, "loss": 2.0, "type": 0.5})
+    logger = Logger(tmp_path, resume=True)
+    logger.log({"step": 20, "loss": 1.5, "aux_patch_word": 3.0, "type": 0.4})  # a new loss, in another order
+    logger.log({"step": 30, "loss": 1.2, "type": 0.3})  # one that is missing a column
+    with (tmp_path / "metrics.csv").open() as f:
+        header = next(csv.reader(f))
+    rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
+    assert header == ["step", "loss", "type", "aux_patch_word"]
+    assert [(r["step"], r["loss"], r["type"], r["aux_patch_word"]) for r in rows] == [
+        ("10", "2.0", "0.5", ""), ("20", "1.5", "0.4", "3.0"), ("30", "1.2", "0.3", "")]  # fmt: skip
+    assert Logger(tmp_path, resume=False) and not (tmp_path / "metrics.csv").exists()
