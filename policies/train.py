@@ -149,15 +149,13 @@ class Logger:
                 path.unlink(missing_ok=True)
 
     def _append(self, path: Path, row: dict[str, Any]) -> None:
-        if path not in self.columns:
-            with path.open("a+", newline="") as f:
-                f.seek(0)
-                self.columns[path] = next(csv.reader(f), [])
+        if path not in self.columns:  # a resumed run appends under the header already on disk
+            self.columns[path] = next(csv.reader(path.read_text().splitlines()), []) if path.exists() else []
         columns = self.columns[path]
         if any(key not in columns for key in row):
             # A new column (a resumed run with another set of losses or families): rewrite the file under the
             # wider header, old rows blank there, so no row lands under another column's name.
-            old = list(csv.DictReader(path.open(newline=""))) if columns else []
+            old = list(csv.DictReader(path.read_text().splitlines())) if columns else []
             columns = self.columns[path] = columns + [key for key in row if key not in columns]
             tmp = path.with_suffix(".tmp")
             with tmp.open("w", newline="") as f:

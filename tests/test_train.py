@@ -170,3 +170,14 @@ def test_a_resumed_run_with_new_columns_keeps_every_value_under_its_name(tmp_pat
     assert [(r["step"], r["loss"], r["type"], r["aux_patch_word"]) for r in rows] == [
         ("10", "2.0", "0.5", ""), ("20", "1.5", "0.4", "3.0"), ("30", "1.2", "0.3", "")]  # fmt: skip
     assert Logger(tmp_path, resume=False) and not (tmp_path / "metrics.csv").exists()
+
+
+def test_the_scroll_breakdown_example_plays_and_charts(tmp_path):
+    """examples/scroll_breakdown.py on the shipped checkpoint: every episode grouped, the chart written."""
+    png = tmp_path / "breakdown.png"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "examples/scroll_breakdown.py", "minvla_gym/checkpoints/small",
+                           "--episodes", "6", "--batch", "4", "--png", str(png)],
+                          capture_output=True, text=True, timeout=120, check=True, cwd=root)  # fmt: skip
+    assert "Scroll, 6 episodes:" in done.stdout and "states with the item wholly visible" in done.stdout
+    assert "row px:" in done.stdout and png.stat().st_size > 1000
