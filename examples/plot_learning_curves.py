@@ -6,8 +6,9 @@ Curves: the quickstart from random weights (30 min); the pretraining of the ship
 (examples/pretrain.py: stage 1, 90 min from scratch; stage 2, 75 min more with the weak families drawn more
 often; stage 3, 70 min more with the weakest drawn more still; stage 4, 75 min more with the middle-row Scroll
 expert and the look losses; stage 5, 60 min more with the word loss; stage 6, 45 min more with Scroll drawn
-8/19), and stage 1 in sessions 2-4 (earlier versions of the model); the quickstart fine-tuning each
-checkpoint (30 min more, drawn after it) where one was run. Each point is an in-training check on held-out
+8/19; stages 7-8, 50 min of PPO on Scroll, shaded: they have no checks), and stage 1 in sessions 2-4 (earlier
+versions of the model); the quickstart fine-tuning each checkpoint (30 min more, drawn after it) where one was
+run. Each point is an in-training check on held-out
 episodes: 60 (about +-10 points of noise) up to session 5, 200 (about +-6) since session 6.
 """
 
@@ -50,8 +51,9 @@ STAGES = (
     ("pretrain3.csv", "stage 3 (the weakest drawn more still)", "quickstart_stage3.csv", "session 8"),
     ("pretrain4.csv", "stage 4 (middle-row scrolls, look losses)", "quickstart_stage4.csv", "session 9"),
     ("pretrain5.csv", "stage 5 (the word loss)", "quickstart_stage5.csv", "session 10"),
-    ("pretrain6.csv", "stage 6 (Scroll drawn 8/19)", None, None),
+    ("pretrain6.csv", "stage 6 (Scroll drawn 8/19)", "quickstart_stage6.csv", "session 11"),
 )
+PPO_MINUTES = 25.2 + 25.0  # stages 7-8: PPO on Scroll with the anchor (session 13; no in-training checks)
 start = 0.0
 for stage, (name, label, quick, session) in enumerate(STAGES, 1):
     if not (CURVES / name).exists():
@@ -63,6 +65,9 @@ for stage, (name, label, quick, session) in enumerate(STAGES, 1):
         minutes, success = read(quick)
         ax.plot([start + m for m in minutes], success, "o--", color=line.get_color(), alpha=0.6,
                 label=f"  quickstart from stage {stage} ({session})")  # fmt: skip
+if start:  # after stage 6
+    ax.axvspan(start, start + PPO_MINUTES, color="grey", alpha=0.15, label="stages 7-8: PPO on Scroll (no checks)")
+    start += PPO_MINUTES
 if start and (CURVES / "quickstart.csv").exists():
     minutes, success = read("quickstart.csv")
     ax.plot([start + m for m in minutes], success, "o-", label="quickstart from the shipped checkpoint")

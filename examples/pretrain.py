@@ -1,10 +1,10 @@
 """Reproduce the pretrained checkpoint that `minvla quickstart` fine-tunes (minvla_gym/checkpoints/small).
 
-    python examples/pretrain.py                                # 90 + 75 + 70 + 75 + 60 + 45 minutes on a 2-core
-                                                               # CPU, then copies stage 6's last/ into the package
+    python examples/pretrain.py                                # 90 + 75 + 70 + 75 + 60 + 45 + 25 + 25 minutes on
+                                                               # a 2-core CPU, then copies stage 8's VLA into the package
     python examples/pretrain.py --minutes 10 --more-minutes 5 --last-minutes 5 --final-minutes 5 --word-minutes 5 \
-        --scroll-minutes 5                                     # a shorter look (does not replace the shipped one)
-    python examples/pretrain.py --from-stage 6                 # stage 6 only, from runs/pretrain5/last
+        --scroll-minutes 5 --ppo-minutes 2                     # a shorter look (does not replace the shipped one)
+    python examples/pretrain.py --from-stage 7                 # stages 7-8 only, from runs/pretrain6/last
 
 Stage 1 (runs/pretrain): plain behaviour cloning of the `small` VLA from scratch on the synthetic expert,
 every family equally, data seed 1, 90 minutes.
@@ -24,6 +24,11 @@ the word loss (session 10: which vocabulary label each patch shows, and the targ
 Stage 6 (runs/pretrain6): 45 more minutes from stage 5's final weights, stage 5's schedule with data seed 6, on
 `STAGE6_FAMILIES`: Scroll, the one family below 80%, drawn for 8 of every 19 samples (session 11: 12 minutes of
 Scroll alone took it from 65.1% to 72.4% on 1,000 episodes).
+Stage 7 (runs/pretrain7): 25 minutes of PPO on Scroll from stage 6's final weights (`minvla finetune`: lr 5e-5,
+2 epochs, seed 1), with 4 anchor steps after each update that hold the other nine families at stage 6's action
+distribution (--bc-target start --bc-families others; docs/rl.md, issue 5's recipe). Behaviour cloning treats a
+wrong click and a wrong scroll alike, though only the click ends the episode; PPO learns from the outcome.
+Stage 8 (runs/pretrain8): the same for 25 more minutes from stage 7's VLA (seed 2; the anchor holds stage 7's).
 The same as:
     minvla train --synthetic --preset small --max-iters 1000000 --time-budget 90 --eval-minutes 10
                  --eval-episodes 60 --seed 1 --out runs/pretrain
@@ -47,12 +52,17 @@ The same as:
                  --eval-episodes 200 --seed 6 --lr 3e-4 --warmup 0.02 --decay 0.6
                  --families Scroll,Scroll,Scroll,Scroll,Scroll,Scroll,Scroll,Scroll,Type,Type,RightClick,
                             RightClick,Icon,Slider,DoubleClick,Click,Menu,Drag,Hotkey --out runs/pretrain6
+    minvla finetune --model runs/pretrain6/last --env MinVLA-Synthetic-Scroll-v0 --minutes 25 --timesteps 10000000
+                    --lr 5e-5 --n-epochs 2 --threads 2 --seed 1 --eval-episodes 0 --bc-steps 4 --bc-batch-size 32
+                    --bc-target start --bc-families others --out runs/pretrain7
+    minvla finetune --model runs/pretrain7 ... --seed 2 --out runs/pretrain8       (the rest as stage 7)
 """
 
 import argparse
 import shutil
 from pathlib import Path
 
+from minvla_gym.policies.finetune import FinetuneConfig, finetune
 from minvla_gym.policies.train import TrainConfig, train
 from minvla_gym.quickstart import PRETRAINED, WEAK_FAMILIES_FIRST
 
@@ -74,56 +84,74 @@ STAGE5_FAMILIES = ("Scroll,Scroll,Scroll,Scroll,Type,Type,Icon,Icon,DoubleClick,
 STAGE6_FAMILIES = ("Scroll,Scroll,Scroll,Scroll,Scroll,Scroll,Scroll,Scroll,Type,Type,RightClick,RightClick,Icon,"
                    "Slider,DoubleClick,Click,Menu,Drag,Hotkey")  # fmt: skip
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--minutes", type=float, default=90.0, help="stage 1 (from scratch)")
-parser.add_argument("--more-minutes", type=float, default=75.0, help="stage 2 (weak families drawn more often)")
-parser.add_argument("--last-minutes", type=float, default=70.0, help="stage 3 (the weakest drawn more still)")
-parser.add_argument("--final-minutes", type=float, default=75.0, help="stage 4 (middle-row scrolls, look losses)")
-parser.add_argument("--word-minutes", type=float, default=60.0, help="stage 5 (the word loss)")
-parser.add_argument("--scroll-minutes", type=float, default=45.0, help="stage 6 (Scroll drawn 8/19)")
-parser.add_argument("--out", default="runs/pretrain", help="stage 1's folder; stage k writes to OUT + 'k'")
-parser.add_argument("--from-stage", type=int, default=1, choices=(1, 2, 3, 4, 5, 6),
-                    help="start at this stage, from the previous stage's last/ already on disk")  # fmt: skip
-args = parser.parse_args()
 
-
-def run(stage: int, cfg: TrainConfig) -> None:
-    if stage >= args.from_stage:
-        summary = train(cfg)
-        print(f"stage {stage}: {summary['steps']} steps in {summary['minutes']:.1f} min, "
-              f"best check {summary['best_success']:.1%}")  # fmt: skip
-
-
-stage1 = TrainConfig(synthetic=True, preset="small", max_iters=10**6, time_budget=args.minutes, eval_minutes=10,
-                     eval_episodes=60, seed=1, out=args.out)  # fmt: skip
-run(1, stage1)
-stage2 = TrainConfig(synthetic=True, init=str(Path(args.out) / "last"), max_iters=10**6, time_budget=args.more_minutes,
-                     eval_minutes=10, eval_episodes=200, seed=2, lr=5e-4, warmup=0.02, decay=0.5,
-                     families=WEAK_FAMILIES_FIRST, out=args.out + "2")  # fmt: skip
-run(2, stage2)
-
-
-def later_stage(stage: int, previous: TrainConfig, minutes: float, families: str, eval_minutes: float = 15):
+def later_stage(stage: int, previous: TrainConfig, minutes: float, families: str, out: str, eval_minutes: float = 15):
     """Stages 3-6: the previous stage's final weights, lr 3e-4, 2% warmup, cosine decay over the last 60%."""
     return TrainConfig(synthetic=True, init=str(Path(previous.out) / "last"), max_iters=10**6, time_budget=minutes,
                        eval_minutes=eval_minutes, eval_episodes=200, seed=stage, lr=3e-4, warmup=0.02, decay=0.6,
-                       families=families, out=args.out + str(stage))  # fmt: skip
+                       families=families, out=out + str(stage))  # fmt: skip
 
 
-stage3 = later_stage(3, stage2, args.last_minutes, STAGE3_FAMILIES, eval_minutes=10)
-run(3, stage3)
-stage4 = later_stage(4, stage3, args.final_minutes, STAGE4_FAMILIES)
-run(4, stage4)
-stage5 = later_stage(5, stage4, args.word_minutes, STAGE5_FAMILIES)
-run(5, stage5)
-stage6 = later_stage(6, stage5, args.scroll_minutes, STAGE6_FAMILIES)
-run(6, stage6)
-# The final weights, not best/: the in-training checks carry several points of noise, and picking the best of
-# them selects that noise.
-budgets = (args.minutes, args.more_minutes, args.last_minutes, args.final_minutes, args.word_minutes,
-           args.scroll_minutes)  # fmt: skip
-if all(m >= full for m, full in zip(budgets, (90, 75, 70, 75, 60, 45), strict=True)):  # only full runs replace it
-    PRETRAINED.mkdir(parents=True, exist_ok=True)
-    for name in ("config.json", "model.safetensors"):
-        shutil.copy(Path(stage6.out) / "last" / name, PRETRAINED / name)
-    print(f"copied {stage6.out}/last into {PRETRAINED}")
+def ppo_stage(stage: int, model: str, minutes: float, out: str) -> FinetuneConfig:
+    """Stages 7-8: PPO on Scroll (lr 5e-5, 2 epochs), 4 anchor steps after each update holding the other nine
+    families at the starting VLA's action distribution (issue 5's recipe, docs/rl.md)."""
+    return FinetuneConfig(model=model, env="MinVLA-Synthetic-Scroll-v0", timesteps=10**7, minutes=minutes,
+                          out=out + str(stage), lr=5e-5, n_epochs=2, eval_episodes=0, threads=2, seed=stage - 6,
+                          bc_steps=4, bc_batch_size=32, bc_target="start", bc_families="others")  # fmt: skip
+
+
+def main() -> None:  # a function: stage 7's SubprocVecEnv workers re-import this file
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=90.0, help="stage 1 (from scratch)")
+    parser.add_argument("--more-minutes", type=float, default=75.0, help="stage 2 (weak families drawn more often)")
+    parser.add_argument("--last-minutes", type=float, default=70.0, help="stage 3 (the weakest drawn more still)")
+    parser.add_argument("--final-minutes", type=float, default=75.0, help="stage 4 (middle-row scrolls, look losses)")
+    parser.add_argument("--word-minutes", type=float, default=60.0, help="stage 5 (the word loss)")
+    parser.add_argument("--scroll-minutes", type=float, default=45.0, help="stage 6 (Scroll drawn 8/19)")
+    parser.add_argument("--ppo-minutes", type=float, default=25.0, help="stages 7 and 8 each (PPO on Scroll)")
+    parser.add_argument("--out", default="runs/pretrain", help="stage 1's folder; stage k writes to OUT + 'k'")
+    parser.add_argument("--from-stage", type=int, default=1, choices=(1, 2, 3, 4, 5, 6, 7, 8),
+                        help="start at this stage, from the previous stage's final weights already on disk")  # fmt: skip
+    args = parser.parse_args()
+
+    def run(stage: int, cfg: TrainConfig) -> None:
+        if stage >= args.from_stage:
+            summary = train(cfg)
+            print(f"stage {stage}: {summary['steps']} steps in {summary['minutes']:.1f} min, "
+                  f"best check {summary['best_success']:.1%}")  # fmt: skip
+
+    stage1 = TrainConfig(synthetic=True, preset="small", max_iters=10**6, time_budget=args.minutes, eval_minutes=10,
+                         eval_episodes=60, seed=1, out=args.out)  # fmt: skip
+    run(1, stage1)
+    stage2 = TrainConfig(synthetic=True, init=str(Path(args.out) / "last"), max_iters=10**6,
+                         time_budget=args.more_minutes, eval_minutes=10, eval_episodes=200, seed=2, lr=5e-4,
+                         warmup=0.02, decay=0.5, families=WEAK_FAMILIES_FIRST, out=args.out + "2")  # fmt: skip
+    run(2, stage2)
+    stage3 = later_stage(3, stage2, args.last_minutes, STAGE3_FAMILIES, args.out, eval_minutes=10)
+    run(3, stage3)
+    stage4 = later_stage(4, stage3, args.final_minutes, STAGE4_FAMILIES, args.out)
+    run(4, stage4)
+    stage5 = later_stage(5, stage4, args.word_minutes, STAGE5_FAMILIES, args.out)
+    run(5, stage5)
+    stage6 = later_stage(6, stage5, args.scroll_minutes, STAGE6_FAMILIES, args.out)
+    run(6, stage6)
+    stage7 = ppo_stage(7, str(Path(stage6.out) / "last"), args.ppo_minutes, args.out)
+    stage8 = ppo_stage(8, stage7.out, args.ppo_minutes, args.out)
+    for stage, cfg in ((7, stage7), (8, stage8)):
+        if stage >= args.from_stage:
+            summary = finetune(cfg)
+            print(f"stage {stage}: {summary['timesteps']} PPO steps in {summary['seconds'] / 60:.1f} min, "
+                  f"{summary['steps_per_s']:.1f} steps/s")  # fmt: skip
+    # The final weights, not best/: the in-training checks carry several points of noise, and picking the best of
+    # them selects that noise.
+    budgets = (args.minutes, args.more_minutes, args.last_minutes, args.final_minutes, args.word_minutes,
+               args.scroll_minutes, args.ppo_minutes)  # fmt: skip
+    if all(m >= full for m, full in zip(budgets, (90, 75, 70, 75, 60, 45, 25), strict=True)):  # full runs only
+        PRETRAINED.mkdir(parents=True, exist_ok=True)
+        for name in ("config.json", "model.safetensors"):
+            shutil.copy(Path(stage8.out) / name, PRETRAINED / name)
+        print(f"copied {stage8.out} into {PRETRAINED}")
+
+
+if __name__ == "__main__":
+    main()

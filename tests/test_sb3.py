@@ -338,3 +338,26 @@ def test_make_envs_mixes_comma_separated_ids():
     envs.close()
     with pytest.raises(ValueError, match="MinVLA-Nowhere-v0"):
         FinetuneConfig(model="x", env="MinVLA-Synthetic-v0,MinVLA-Nowhere-v0")
+
+
+def test_the_pretraining_scripts_ppo_stage_fine_tunes_the_previous_stage(tmp_path):
+    """examples/pretrain.py's last stage (PPO on Scroll with the anchor) runs from the stage before it on disk,
+    writes a VLA that differs from it, and a short run leaves the shipped checkpoint alone."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    from minvla_gym.quickstart import PRETRAINED
+
+    shipped = hashlib.sha256((PRETRAINED / "model.safetensors").read_bytes()).hexdigest()
+    tiny_vla(seed=6).save(tmp_path / "pretrain7")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "examples/pretrain.py", "--from-stage", "8", "--out",
+                           str(tmp_path / "pretrain"), "--ppo-minutes", "0.3"], capture_output=True, text=True,
+                          timeout=240, cwd=root, env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "stage 8:" in done.stdout and "copied" not in done.stdout
+    start, tuned = VLA.from_checkpoint(tmp_path / "pretrain7"), VLA.from_checkpoint(tmp_path / "pretrain8")
+    assert any(not torch.equal(a, b) for a, b in zip(start.parameters(), tuned.parameters(), strict=True))
+    assert hashlib.sha256((PRETRAINED / "model.safetensors").read_bytes()).hexdigest() == shipped
