@@ -12,10 +12,11 @@ from safetensors.torch import load_file
 
 from minvla_gym.cli import main
 from minvla_gym.envs.synthetic import SyntheticDesktopEnv
+from minvla_gym.envs.synthetic.tasks import FAMILIES
 from minvla_gym.policies.data import SyntheticBatches
 from minvla_gym.policies.model import VLA, VLAConfig
 from minvla_gym.policies.train import STATE_FILE, Logger, TrainConfig, evaluate_policy, lr_at, make_optimizer
-from minvla_gym.quickstart import WEAK_FAMILIES_FIRST
+from minvla_gym.quickstart import FINETUNE_FAMILIES, PRETRAINED, WEAK_FAMILIES_FIRST, training_mix
 
 FAST = ["--synthetic", "--preset", "tiny", "--batch-size", "4", "--workers", "0", "--no-progress"]
 
@@ -118,6 +119,11 @@ def test_minvla_quickstart_runs_end_to_end(tmp_path, capsys):
     assert report["training"]["checkpoint"] == str(out / "last")  # the final weights, not a pick on noisy checks
     trained = json.loads((out / "train_config.json").read_text())
     assert trained["families"] == WEAK_FAMILIES_FIRST and trained["short_scrolls"] == 0.5  # the mix, the DART noise
+    # From the shipped checkpoint (whose last stages are PPO on Scroll) the mix leaves Scroll out, and only then.
+    assert training_mix("MinVLA-Synthetic-v0", str(PRETRAINED)) == FINETUNE_FAMILIES
+    assert "Scroll" not in FINETUNE_FAMILIES.split(",") and set(FINETUNE_FAMILIES.split(",")) < set(FAMILIES)
+    assert training_mix("MinVLA-Synthetic-v0", str(tmp_path)) == WEAK_FAMILIES_FIRST
+    assert training_mix("MinVLA-Synthetic-Click-v0", str(PRETRAINED)) is None
     assert trained["dagger"] == 0.5 and trained["dagger_families"] == "Scroll"
     assert main(["quickstart", "--minutes", "0"]) == 2
     assert main(["quickstart", "--init", str(tmp_path / "nowhere")]) == 2
