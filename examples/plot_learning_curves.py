@@ -8,9 +8,9 @@ often; stage 3, 70 min more with the weakest drawn more still; stage 4, 75 min m
 expert and the look losses; stage 5, 60 min more with the word loss; stage 6, 45 min more with Scroll drawn
 8/19; stages 7-8, 50 min of PPO on Scroll, shaded: they have no checks), and stage 1 in sessions 2-4 (earlier
 versions of the model); the quickstart fine-tuning each checkpoint (30 min more, drawn after it) where one was
-run. Each point is an in-training check on held-out
-episodes: 60 (about +-10 points of noise) up to session 5, 200 (about +-6) since session 6; the quickstart from
-the shipped checkpoint (session 13) trains and checks the nine families other than Scroll.
+run. Each point is an in-training check on held-out episodes: 60 (about +-10 points of noise) up to session 5,
+200 (about +-6) since session 6; the quickstart from the shipped checkpoint (session 13) trains and checks the
+nine families other than Scroll.
 """
 
 import csv

@@ -100,7 +100,7 @@ def ppo_stage(stage: int, model: str, minutes: float, out: str) -> FinetuneConfi
                           bc_steps=4, bc_batch_size=32, bc_target="start", bc_families="others")  # fmt: skip
 
 
-def main() -> None:  # a function: stage 7's SubprocVecEnv workers re-import this file
+def main() -> None:  # a function: the PPO stages' SubprocVecEnv workers re-import this file
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=90.0, help="stage 1 (from scratch)")
     parser.add_argument("--more-minutes", type=float, default=75.0, help="stage 2 (weak families drawn more often)")

@@ -87,8 +87,8 @@ def quickstart(minutes: float = 30.0, preset: str = "small", out: str = "runs/qu
 
     `init`: a checkpoint to fine-tune (its architecture wins over `preset`); None trains `preset` from scratch;
     "auto" is the shipped checkpoint for `small` (the default preset) and from scratch for the other presets.
-    `families`: the training mix (`minvla train --families`); "auto" is `training_mix(env_id, init)`; "all" or None is every family equally. `short_scrolls`, `dagger`,
-    `dagger_families`: see `TrainConfig`.
+    `families`: the training mix (`minvla train --families`); "auto" is `training_mix(env_id, init)`; "all" or
+    None is every family equally. `short_scrolls`, `dagger`, `dagger_families`: see `TrainConfig`.
     """
     from minvla_gym.evaluation import evaluate
     from minvla_gym.policies.model import VLA
