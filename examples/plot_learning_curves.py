@@ -6,7 +6,7 @@ Curves: the quickstart from random weights (30 min); the pretraining of the ship
 (examples/pretrain.py: stage 1, 90 min from scratch; stage 2, 75 min more with the weak families drawn more
 often; stage 3, 70 min more with the weakest drawn more still; stage 4, 75 min more with the middle-row Scroll
 expert and the look losses; stage 5, 60 min more with the word loss; stage 6, 45 min more with Scroll drawn
-8/19; stages 7-8, 50 min of PPO on Scroll, shaded: they have no checks), and stage 1 in sessions 2-4 (earlier
+8/19; stages 7-10, 100 min of PPO on Scroll, shaded: they have no checks), and stage 1 in sessions 2-4 (earlier
 versions of the model); the quickstart fine-tuning each checkpoint (30 min more, drawn after it) where one was
 run. Each point is an in-training check on held-out episodes: 60 (about +-10 points of noise) up to session 5,
 200 (about +-6) since session 6; the quickstart from the shipped checkpoint (session 13) trains and checks the
@@ -54,7 +54,9 @@ STAGES = (
     ("pretrain5.csv", "stage 5 (the word loss)", "quickstart_stage5.csv", "session 10"),
     ("pretrain6.csv", "stage 6 (Scroll drawn 8/19)", "quickstart_stage6.csv", "session 11"),
 )
-PPO_MINUTES = 25.2 + 25.0  # stages 7-8: PPO on Scroll with the anchor (session 13; no in-training checks)
+# Stages 7-10: PPO on Scroll with the anchor (session 13: 7-8; session 14: 9 and 10, each from stage 8, then their
+# average, stage 11); no in-training checks.
+PPO_MINUTES = 25.2 + 25.0 + 25.0 + 25.1
 start = 0.0
 for stage, (name, label, quick, session) in enumerate(STAGES, 1):
     if not (CURVES / name).exists():
@@ -67,7 +69,7 @@ for stage, (name, label, quick, session) in enumerate(STAGES, 1):
         ax.plot([start + m for m in minutes], success, "o--", color=line.get_color(), alpha=0.6,
                 label=f"  quickstart from stage {stage} ({session})")  # fmt: skip
 if start:  # after stage 6
-    ax.axvspan(start, start + PPO_MINUTES, color="grey", alpha=0.15, label="stages 7-8: PPO on Scroll (no checks)")
+    ax.axvspan(start, start + PPO_MINUTES, color="grey", alpha=0.15, label="stages 7-10: PPO on Scroll (no checks)")
     start += PPO_MINUTES
 if start and (CURVES / "quickstart.csv").exists():
     minutes, success = read("quickstart.csv")

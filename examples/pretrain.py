@@ -1,10 +1,10 @@
 """Reproduce the pretrained checkpoint that `minvla quickstart` fine-tunes (minvla_gym/checkpoints/small).
 
-    python examples/pretrain.py                                # 90 + 75 + 70 + 75 + 60 + 45 + 25 + 25 minutes on
-                                                               # a 2-core CPU, then copies stage 8's VLA into the package
+    python examples/pretrain.py                                # 90 + 75 + 70 + 75 + 60 + 45 + 4 x 25 minutes on a
+                                                               # 2-core CPU, then copies stage 11's VLA into the package
     python examples/pretrain.py --minutes 10 --more-minutes 5 --last-minutes 5 --final-minutes 5 --word-minutes 5 \
         --scroll-minutes 5 --ppo-minutes 2                     # a shorter look (does not replace the shipped one)
-    python examples/pretrain.py --from-stage 7                 # stages 7-8 only, from runs/pretrain6/last
+    python examples/pretrain.py --from-stage 7                 # stages 7-11 only, from runs/pretrain6/last
 
 Stage 1 (runs/pretrain): plain behaviour cloning of the `small` VLA from scratch on the synthetic expert,
 every family equally, data seed 1, 90 minutes.
@@ -29,6 +29,9 @@ Stage 7 (runs/pretrain7): 25 minutes of PPO on Scroll from stage 6's final weigh
 distribution (--bc-target start --bc-families others; docs/rl.md, issue 5's recipe). Behaviour cloning treats a
 wrong click and a wrong scroll alike, though only the click ends the episode; PPO learns from the outcome.
 Stage 8 (runs/pretrain8): the same for 25 more minutes from stage 7's VLA (seed 2; the anchor holds stage 7's).
+Stages 9 and 10 (runs/pretrain9, runs/pretrain10): the same twice more, each from stage 8's VLA (seeds 3 and 4).
+Stage 11 (runs/pretrain11): the uniform average of stages 9 and 10 (`SOUP_STAGES`, a model soup), the shipped
+checkpoint: on its own each PPO run from stage 8 left Scroll where stage 8 had it (session 14, docs/policy.md).
 The same as:
     minvla train --synthetic --preset small --max-iters 1000000 --time-budget 90 --eval-minutes 10
                  --eval-episodes 60 --seed 1 --out runs/pretrain
@@ -56,6 +59,7 @@ The same as:
                     --lr 5e-5 --n-epochs 2 --threads 2 --seed 1 --eval-episodes 0 --bc-steps 4 --bc-batch-size 32
                     --bc-target start --bc-families others --out runs/pretrain7
     minvla finetune --model runs/pretrain7 ... --seed 2 --out runs/pretrain8       (the rest as stage 7)
+    minvla finetune --model runs/pretrain8 ... --seed 3 --out runs/pretrain9       (and --seed 4 ... pretrain10)
 """
 
 import argparse
@@ -63,6 +67,7 @@ import shutil
 from pathlib import Path
 
 from minvla_gym.policies.finetune import FinetuneConfig, finetune
+from minvla_gym.policies.model import VLA
 from minvla_gym.policies.train import TrainConfig, train
 from minvla_gym.quickstart import PRETRAINED, WEAK_FAMILIES_FIRST
 
@@ -84,6 +89,9 @@ STAGE5_FAMILIES = ("Scroll,Scroll,Scroll,Scroll,Type,Type,Icon,Icon,DoubleClick,
 STAGE6_FAMILIES = ("Scroll,Scroll,Scroll,Scroll,Scroll,Scroll,Scroll,Scroll,Type,Type,RightClick,RightClick,Icon,"
                    "Slider,DoubleClick,Click,Menu,Drag,Hotkey")  # fmt: skip
 
+# The shipped checkpoint: the uniform average of these PPO stages' VLAs (stage 11).
+SOUP_STAGES = (9, 10)
+
 
 def later_stage(stage: int, previous: TrainConfig, minutes: float, families: str, out: str, eval_minutes: float = 15):
     """Stages 3-6: the previous stage's final weights, lr 3e-4, 2% warmup, cosine decay over the last 60%."""
@@ -93,11 +101,23 @@ def later_stage(stage: int, previous: TrainConfig, minutes: float, families: str
 
 
 def ppo_stage(stage: int, model: str, minutes: float, out: str) -> FinetuneConfig:
-    """Stages 7-8: PPO on Scroll (lr 5e-5, 2 epochs), 4 anchor steps after each update holding the other nine
+    """Stages 7-10: PPO on Scroll (lr 5e-5, 2 epochs), 4 anchor steps after each update holding the other nine
     families at the starting VLA's action distribution (issue 5's recipe, docs/rl.md)."""
     return FinetuneConfig(model=model, env="MinVLA-Synthetic-Scroll-v0", timesteps=10**7, minutes=minutes,
                           out=out + str(stage), lr=5e-5, n_epochs=2, eval_episodes=0, threads=2, seed=stage - 6,
                           bc_steps=4, bc_batch_size=32, bc_target="start", bc_families="others")  # fmt: skip
+
+
+def average_weights(stages: dict[int, str], out: str) -> VLA:
+    """A uniform average of the VLAs in `stages` (a model soup: PPO runs from the same weights stay in one basin,
+    and their average errs less than each; Wortsman et al. 2022), saved to `out`."""
+    models = [VLA.from_checkpoint(path) for path in stages.values()]
+    states = [model.state_dict() for model in models]
+    average = {k: sum(state[k] for state in states) / len(states) if v.is_floating_point() else v
+               for k, v in states[0].items()}  # fmt: skip
+    models[0].load_state_dict(average)
+    models[0].save(out)
+    return models[0]
 
 
 def main() -> None:  # a function: the PPO stages' SubprocVecEnv workers re-import this file
@@ -108,9 +128,9 @@ def main() -> None:  # a function: the PPO stages' SubprocVecEnv workers re-impo
     parser.add_argument("--final-minutes", type=float, default=75.0, help="stage 4 (middle-row scrolls, look losses)")
     parser.add_argument("--word-minutes", type=float, default=60.0, help="stage 5 (the word loss)")
     parser.add_argument("--scroll-minutes", type=float, default=45.0, help="stage 6 (Scroll drawn 8/19)")
-    parser.add_argument("--ppo-minutes", type=float, default=25.0, help="stages 7 and 8 each (PPO on Scroll)")
+    parser.add_argument("--ppo-minutes", type=float, default=25.0, help="stages 7-10 each (PPO on Scroll)")
     parser.add_argument("--out", default="runs/pretrain", help="stage 1's folder; stage k writes to OUT + 'k'")
-    parser.add_argument("--from-stage", type=int, default=1, choices=(1, 2, 3, 4, 5, 6, 7, 8),
+    parser.add_argument("--from-stage", type=int, default=1, choices=range(1, 12), metavar="1-11",
                         help="start at this stage, from the previous stage's final weights already on disk")  # fmt: skip
     args = parser.parse_args()
 
@@ -137,11 +157,17 @@ def main() -> None:  # a function: the PPO stages' SubprocVecEnv workers re-impo
     run(6, stage6)
     stage7 = ppo_stage(7, str(Path(stage6.out) / "last"), args.ppo_minutes, args.out)
     stage8 = ppo_stage(8, stage7.out, args.ppo_minutes, args.out)
-    for stage, cfg in ((7, stage7), (8, stage8)):
+    stage9 = ppo_stage(9, stage8.out, args.ppo_minutes, args.out)  # 9 and 10: two more runs from stage 8
+    stage10 = ppo_stage(10, stage8.out, args.ppo_minutes, args.out)
+    ppo = {7: stage7, 8: stage8, 9: stage9, 10: stage10}
+    for stage, cfg in ppo.items():
         if stage >= args.from_stage:
             summary = finetune(cfg)
             print(f"stage {stage}: {summary['timesteps']} PPO steps in {summary['seconds'] / 60:.1f} min, "
                   f"{summary['steps_per_s']:.1f} steps/s")  # fmt: skip
+    soup = args.out + "11"
+    average_weights({stage: ppo[stage].out for stage in SOUP_STAGES}, soup)
+    print(f"stage 11: the average of stages {SOUP_STAGES} in {soup}")
     # The final weights, not best/: the in-training checks carry several points of noise, and picking the best of
     # them selects that noise.
     budgets = (args.minutes, args.more_minutes, args.last_minutes, args.final_minutes, args.word_minutes,
@@ -149,8 +175,8 @@ def main() -> None:  # a function: the PPO stages' SubprocVecEnv workers re-impo
     if all(m >= full for m, full in zip(budgets, (90, 75, 70, 75, 60, 45, 25), strict=True)):  # full runs only
         PRETRAINED.mkdir(parents=True, exist_ok=True)
         for name in ("config.json", "model.safetensors"):
-            shutil.copy(Path(stage8.out) / name, PRETRAINED / name)
-        print(f"copied {stage8.out} into {PRETRAINED}")
+            shutil.copy(Path(soup) / name, PRETRAINED / name)
+        print(f"copied {soup} into {PRETRAINED}")
 
 
 if __name__ == "__main__":

@@ -38,20 +38,22 @@ FINETUNE_SCHEDULE = {"lr": 5e-5, "warmup": 0.02, "decay": 0.9}
 # The second pretraining stage (examples/pretrain.py) trains on it too; evaluation weighs every family equally.
 WEAK_FAMILIES_FIRST = ("Scroll,Scroll,Scroll,Type,Type,Icon,Icon,Slider,Slider,RightClick,RightClick,"
                        "Menu,Click,DoubleClick,Drag,Hotkey")  # fmt: skip
-# Fine-tuning the shipped checkpoint: the same mix without Scroll. The checkpoint's last two stages are PPO on
+# Fine-tuning the shipped checkpoint: the same mix without Scroll, whose screens instead hold the checkpoint's own
+# action distribution (FINETUNE_ANCHOR, `minvla train --anchor-families`). The checkpoint's last stages are PPO on
 # Scroll, and behaviour cloning on Scroll takes that back, even at 5e-5 (session 13, 1,000 episodes per family:
-# Scroll 74.6% with Scroll in the mix, 77.9% without, the other families within 1.5 points; the in-training
-# checks then leave Scroll out too, the final evaluation does not).
+# Scroll 79.0% before, 74.6% with Scroll in the mix, 77.9% without it and without the anchor).
 FINETUNE_FAMILIES = ",".join(family for family in WEAK_FAMILIES_FIRST.split(",") if family != "Scroll")
+FINETUNE_ANCHOR = "Scroll"
 
 
-def training_mix(env_id: str, init: str | None) -> str | None:
-    """The quickstart's "auto" mix: FINETUNE_FAMILIES from the shipped checkpoint and WEAK_FAMILIES_FIRST otherwise
-    on MinVLA-Synthetic-v0; every family equally (None) for other envs."""
+def training_mix(env_id: str, init: str | None) -> tuple[str | None, str | None]:
+    """The quickstart's "auto" mix and anchor: FINETUNE_FAMILIES and FINETUNE_ANCHOR from the shipped checkpoint,
+    WEAK_FAMILIES_FIRST and no anchor otherwise on MinVLA-Synthetic-v0; every family equally (None) for other envs."""
     if env_id != "MinVLA-Synthetic-v0":
-        return None
-    shipped = init is not None and Path(init).resolve() == PRETRAINED.resolve()
-    return FINETUNE_FAMILIES if shipped else WEAK_FAMILIES_FIRST
+        return None, None
+    if init is not None and Path(init).resolve() == PRETRAINED.resolve():
+        return FINETUNE_FAMILIES, FINETUNE_ANCHOR
+    return WEAK_FAMILIES_FIRST, None
 
 
 def configure_cli(parser: argparse.ArgumentParser) -> None:
@@ -67,6 +69,9 @@ def configure_cli(parser: argparse.ArgumentParser) -> None:
                         help="training mix, comma-separated, repeats weigh (auto: on MinVLA-Synthetic-v0 "
                              "FINETUNE_FAMILIES from the shipped checkpoint, else WEAK_FAMILIES_FIRST; every family "
                              "on other envs; all: every family equally)")  # fmt: skip
+    parser.add_argument("--anchor-families", default="auto",
+                        help="families held at the starting checkpoint's action distribution (minvla train's; auto: "
+                             "FINETUNE_ANCHOR from the shipped checkpoint, else none; none: none)")  # fmt: skip
     parser.add_argument("--short-scrolls", type=float, default=0.0,
                         help="probability that an expert scroll is executed short while collecting (minvla train's)")  # fmt: skip
     parser.add_argument("--dagger", type=float, default=0.0,
@@ -82,13 +87,16 @@ def configure_cli(parser: argparse.ArgumentParser) -> None:
 def quickstart(minutes: float = 30.0, preset: str = "small", out: str = "runs/quickstart", episodes: int = 200,
                device: str = "cpu", seed: int = 0, env_id: str = "MinVLA-Synthetic-v0", progress: bool = True,
                check_episodes: int = 200, init: str | None = "auto", families: str | None = "auto",
-               short_scrolls: float = 0.0, dagger: float = 0.0, dagger_families: str | None = "Scroll"):  # fmt: skip
+               short_scrolls: float = 0.0, dagger: float = 0.0, dagger_families: str | None = "Scroll",
+               anchor_families: str | None = "auto"):  # fmt: skip
     """Train within `minutes` of wall time and evaluate; returns (EvalResult, training summary).
 
     `init`: a checkpoint to fine-tune (its architecture wins over `preset`); None trains `preset` from scratch;
     "auto" is the shipped checkpoint for `small` (the default preset) and from scratch for the other presets.
-    `families`: the training mix (`minvla train --families`); "auto" is `training_mix(env_id, init)`; "all" or
-    None is every family equally. `short_scrolls`, `dagger`, `dagger_families`: see `TrainConfig`.
+    `families`: the training mix (`minvla train --families`), `anchor_families` the families held at `init`'s
+    action distribution (`--anchor-families`); "auto" is `training_mix(env_id, init)`'s for each; "all" or None
+    families is every family equally, "none" or None anchor is none. `short_scrolls`, `dagger`,
+    `dagger_families`: see `TrainConfig`.
     """
     from minvla_gym.evaluation import evaluate
     from minvla_gym.policies.model import VLA
@@ -100,15 +108,17 @@ def quickstart(minutes: float = 30.0, preset: str = "small", out: str = "runs/qu
         init = str(PRETRAINED) if preset == "small" else None
     if init is not None and not (Path(init) / "model.safetensors").is_file():
         raise ValueError(f"--init {init}: no checkpoint there (give another, or --from-scratch)")
-    if families == "auto":
-        families = training_mix(env_id, init)
+    auto_families, auto_anchor = training_mix(env_id, init)
+    families = auto_families if families == "auto" else families
+    anchor_families = auto_anchor if anchor_families == "auto" else anchor_families
     began = time.time()
     schedule = FINETUNE_SCHEDULE if init else {}
     cfg = TrainConfig(synthetic=True, preset=preset, max_iters=10**9, out=out, device=device, seed=seed,
                       time_budget=minutes * (1 - FINAL_EVAL_RESERVE), eval_env=env_id, progress=progress,
                       eval_episodes=check_episodes, eval_minutes=max(0.5, minutes / 6), init=init,
                       families=None if families == "all" else families, short_scrolls=short_scrolls,
-                      dagger=dagger, dagger_families=dagger_families, **schedule)  # fmt: skip
+                      dagger=dagger, dagger_families=dagger_families,
+                      anchor_families=None if anchor_families == "none" else anchor_families, **schedule)  # fmt: skip
     summary = train(cfg)
     # last/, not best/: the schedule decays to the end, and picking on 60-episode checks (about +-10 points)
     # selects noise (session 3's best/ was its 20-minute check).
@@ -138,7 +148,8 @@ def run_cli(args: argparse.Namespace) -> int:
     try:
         result, summary = quickstart(args.minutes, args.preset, args.out, args.episodes, args.device, args.seed,
                                      args.env, args.progress, args.check_episodes, args.init, args.families,
-                                     args.short_scrolls, args.dagger, args.dagger_families)  # fmt: skip
+                                     args.short_scrolls, args.dagger, args.dagger_families,
+                                     args.anchor_families)  # fmt: skip
     except ValueError as error:
         print(f"minvla quickstart: {error}", file=sys.stderr)
         return 2

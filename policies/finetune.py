@@ -39,7 +39,6 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-import torch.nn.functional as F
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
 from stable_baselines3.common.monitor import Monitor
@@ -48,7 +47,7 @@ from tqdm.auto import tqdm
 
 from minvla_gym.envs.synthetic.tasks import FAMILIES
 from minvla_gym.policies.data import SEED_OFFSET, SyntheticBatches
-from minvla_gym.policies.model import VLA, VLAConfig
+from minvla_gym.policies.model import VLA, VLAConfig, action_kl
 from minvla_gym.policies.sb3 import coord_bins_for, export_vla, make_ppo
 from minvla_gym.policies.train import add_arguments
 from minvla_gym.registration import SYNTHETIC_ENTRY_POINT
@@ -192,25 +191,6 @@ class TimeBudget(BaseCallback):
 
     def _on_step(self) -> bool:
         return time.time() < self.deadline
-
-
-# The factors of an action, as the heads give them (docs/policy.md): what the anchor holds in place.
-ACTION_FACTORS = ("type", "point", "end_point", "scroll", "hotkey", "text_start", "text_end")
-
-
-def action_kl(heads: dict[str, torch.Tensor], reference: dict[str, torch.Tensor]) -> torch.Tensor:
-    """KL(reference || current) summed over the action's factors, batch mean, plus the L1 distance of the in-patch
-    offsets at the reference's chosen patches: zero exactly when the current heads act as the reference's."""
-    total = heads["type"].new_zeros(())
-    for key in ACTION_FACTORS:  # -inf marks impossible text positions in both: clamp them to a finite floor
-        current, target = (F.log_softmax(h[key].clamp(min=-1e4), -1) for h in (heads, reference))
-        total = total + F.kl_div(current, target, log_target=True, reduction="batchmean")
-    for key in ("point", "end_point"):
-        index = reference[key].argmax(-1)
-        rows = torch.arange(len(index), device=index.device)
-        current, target = (torch.sigmoid(h[key + "_offset"][rows, index]) for h in (heads, reference))
-        total = total + (current - target).abs().sum(-1).mean()
-    return total
 
 
 def trained_families(env_ids: str) -> set[str]:

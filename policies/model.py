@@ -500,3 +500,22 @@ class VLA(nn.Module):
             raise CheckpointError(f"{weights}: does not match {config_file} (missing keys {missing[:5]}, "
                                   f"unexpected keys {unexpected[:5]})")  # fmt: skip
         return model.eval()
+
+
+# The factors of an action, as the heads give them (docs/policy.md): what the anchor holds in place.
+ACTION_FACTORS = ("type", "point", "end_point", "scroll", "hotkey", "text_start", "text_end")
+
+
+def action_kl(heads: dict[str, torch.Tensor], reference: dict[str, torch.Tensor]) -> torch.Tensor:
+    """KL(reference || current) summed over the action's factors, batch mean, plus the L1 distance of the in-patch
+    offsets at the reference's chosen patches: zero exactly when the current heads act as the reference's."""
+    total = heads["type"].new_zeros(())
+    for key in ACTION_FACTORS:  # -inf marks impossible text positions in both: clamp them to a finite floor
+        current, target = (F.log_softmax(h[key].clamp(min=-1e4), -1) for h in (heads, reference))
+        total = total + F.kl_div(current, target, log_target=True, reduction="batchmean")
+    for key in ("point", "end_point"):
+        index = reference[key].argmax(-1)
+        rows = torch.arange(len(index), device=index.device)
+        current, target = (torch.sigmoid(h[key + "_offset"][rows, index]) for h in (heads, reference))
+        total = total + (current - target).abs().sum(-1).mean()
+    return total

@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from .model import VLA, VLAConfig
+from .model import VLA, VLAConfig, action_kl
 
 STATE_FILE = "train_state.pt"
 
@@ -81,6 +81,12 @@ class TrainConfig:
     dagger_families: str | None = field(
         default=None, metadata={"help": "comma-separated families --dagger applies to (default: all)"}
     )
+    anchor_families: str | None = field(
+        default=None, metadata={"help": "comma-separated families whose screens hold the --init VLA's action "
+                                "distribution (a KL anchor, action_kl) instead of being cloned: --anchor-batch-size "
+                                "more samples per step (from the shipped checkpoint the quickstart anchors Scroll, "
+                                "which PPO trained last)"})  # fmt: skip
+    anchor_batch_size: int = field(default=8, metadata={"help": "anchor samples per step"})
     point_head: str | None = field(
         default=None, metadata={"help": "override the preset's point head: patch or regress"}
     )
@@ -103,6 +109,9 @@ class TrainConfig:
             problems.append(f"short_scrolls={self.short_scrolls} must be a probability in [0, 1]")
         if not 0.0 <= self.dagger <= 1.0 or (self.dagger and not self.synthetic):
             problems.append(f"dagger={self.dagger} must be a probability in [0, 1], and needs --synthetic")
+        if self.anchor_families and not (self.synthetic and self.init and self.anchor_batch_size >= 1):
+            problems.append(f"anchor_families={self.anchor_families!r} needs --synthetic, --init (the VLA to hold) "
+                            f"and anchor_batch_size >= 1 (got {self.anchor_batch_size})")  # fmt: skip
         if self.device.split(":")[0] not in ("cpu", "cuda"):
             problems.append(f"device={self.device!r} must be cpu or cuda")
         if problems:
@@ -203,7 +212,8 @@ class Logger:
 def evaluate_policy(model: VLA, cfg: TrainConfig, seed: int = 1_000_000) -> Any:
     from minvla_gym.evaluation import evaluate  # lazily: only when a run evaluates
 
-    families = list(dict.fromkeys(cfg.families.split(","))) if cfg.families else None  # weights train, not test
+    named = [cfg.families, cfg.anchor_families] if cfg.families else []  # weights train, not test
+    families = list(dict.fromkeys(",".join(filter(None, named)).split(","))) if named else None
     kwargs = {"env_kwargs": {"task": families}} if families else {}
     return evaluate(model, cfg.eval_env, cfg.eval_episodes, seed, num_envs=16, progress=False, **kwargs)
 
@@ -267,6 +277,12 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                                    dagger=cfg.dagger, dagger_families=cfg.dagger_families and cfg.dagger_families.split(","))  # fmt: skip
     else:
         batches = DatasetBatches(cfg.data, cfg.batch_size, model.config.grid, cfg.seed, rank, world)
+    anchor = None
+    if cfg.anchor_families:  # --init's weights, frozen (a resumed run too), on a data stream apart from the main one
+        reference = VLA.from_checkpoint(cfg.init, device=device).requires_grad_(False)
+        anchor_batches = SyntheticBatches(cfg.anchor_batch_size, model.config.grid, 2**32 + cfg.seed, rank,
+                                          model.config.image_size, cfg.anchor_families.split(","))  # fmt: skip
+        anchor = (reference, anchor_batches)
     loader = torch.utils.data.DataLoader(
         batches, batch_size=None, sampler=range(step, cfg.max_iters), num_workers=cfg.workers,
         prefetch_factor=4 if cfg.workers else None,
@@ -323,6 +339,16 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
             _, loss, parts = trainer(batch["image"], batch["instruction"], batch)
+            if anchor is not None:
+                reference, anchor_batches = anchor
+                held = {k: v.to(device, non_blocking=True) for k, v in anchor_batches[step].items()}
+                with torch.no_grad():
+                    target = reference(held["image"], held["instruction"], reading=False)[0]
+                # model, not trainer: DDP wants one forward per backward; these gradients reach the same
+                # accumulators, so its all-reduce averages their sum with the main loss's.
+                parts["anchor_kl"] = action_kl(model(held["image"], held["instruction"], reading=False)[0], target)
+                loss = loss + parts["anchor_kl"]
+                parts["anchor_kl"] = parts["anchor_kl"].item()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip) if cfg.grad_clip else torch.nan

@@ -340,9 +340,10 @@ def test_make_envs_mixes_comma_separated_ids():
         FinetuneConfig(model="x", env="MinVLA-Synthetic-v0,MinVLA-Nowhere-v0")
 
 
-def test_the_pretraining_scripts_ppo_stage_fine_tunes_the_previous_stage(tmp_path):
-    """examples/pretrain.py's last stage (PPO on Scroll with the anchor) runs from the stage before it on disk,
-    writes a VLA that differs from it, and a short run leaves the shipped checkpoint alone."""
+def test_the_pretraining_scripts_ppo_stages_and_their_average(tmp_path):
+    """examples/pretrain.py's last stages (PPO on Scroll with the anchor) run from stage 8 on disk, write VLAs that
+    differ from it and from each other, stage 11 is the uniform average of stages 9 and 10, and a short run leaves
+    the shipped checkpoint alone."""
     import hashlib
     import os
     import subprocess
@@ -351,13 +352,16 @@ def test_the_pretraining_scripts_ppo_stage_fine_tunes_the_previous_stage(tmp_pat
     from minvla_gym.quickstart import PRETRAINED
 
     shipped = hashlib.sha256((PRETRAINED / "model.safetensors").read_bytes()).hexdigest()
-    tiny_vla(seed=6).save(tmp_path / "pretrain7")
+    tiny_vla(seed=6).save(tmp_path / "pretrain8")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    done = subprocess.run([sys.executable, "examples/pretrain.py", "--from-stage", "8", "--out",
-                           str(tmp_path / "pretrain"), "--ppo-minutes", "0.3"], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "examples/pretrain.py", "--from-stage", "9", "--out",
+                           str(tmp_path / "pretrain"), "--ppo-minutes", "0.2"], capture_output=True, text=True,
                           timeout=240, cwd=root, env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "stage 8:" in done.stdout and "copied" not in done.stdout
-    start, tuned = VLA.from_checkpoint(tmp_path / "pretrain7"), VLA.from_checkpoint(tmp_path / "pretrain8")
-    assert any(not torch.equal(a, b) for a, b in zip(start.parameters(), tuned.parameters(), strict=True))
+    assert "stage 9:" in done.stdout and "stage 10:" in done.stdout and "copied" not in done.stdout
+    start, nine, ten, soup = (VLA.from_checkpoint(tmp_path / f"pretrain{k}").state_dict() for k in (8, 9, 10, 11))
+    assert any(not torch.equal(start[k], nine[k]) for k in start) and any(
+        not torch.equal(nine[k], ten[k]) for k in start
+    )
+    assert all(torch.allclose(soup[k], (nine[k] + ten[k]) / 2, atol=1e-6) for k in start)  # SOUP_STAGES
     assert hashlib.sha256((PRETRAINED / "model.safetensors").read_bytes()).hexdigest() == shipped

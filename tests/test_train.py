@@ -1,6 +1,7 @@
 """Behaviour cloning: tiny overfits, `minvla train` runs end to end, resumes, is deterministic, runs under DDP."""
 
 import csv
+import dataclasses
 import json
 import os
 import subprocess
@@ -14,9 +15,9 @@ from minvla_gym.cli import main
 from minvla_gym.envs.synthetic import SyntheticDesktopEnv
 from minvla_gym.envs.synthetic.tasks import FAMILIES
 from minvla_gym.policies.data import SyntheticBatches
-from minvla_gym.policies.model import VLA, VLAConfig
+from minvla_gym.policies.model import VLA, VLAConfig, action_kl
 from minvla_gym.policies.train import STATE_FILE, Logger, TrainConfig, evaluate_policy, lr_at, make_optimizer
-from minvla_gym.quickstart import FINETUNE_FAMILIES, PRETRAINED, WEAK_FAMILIES_FIRST, training_mix
+from minvla_gym.quickstart import FINETUNE_ANCHOR, FINETUNE_FAMILIES, PRETRAINED, WEAK_FAMILIES_FIRST, training_mix
 
 FAST = ["--synthetic", "--preset", "tiny", "--batch-size", "4", "--workers", "0", "--no-progress"]
 
@@ -125,22 +126,24 @@ def test_minvla_quickstart_runs_end_to_end(tmp_path, capsys):
     assert "no checkpoint there" in capsys.readouterr().err
 
 
-def test_the_quickstart_fine_tunes_the_shipped_checkpoint_at_ppos_rate_without_scroll(tmp_path, capsys):
+def test_the_quickstart_fine_tunes_the_shipped_checkpoint_at_ppos_rate_anchoring_scroll(tmp_path, capsys):
     """The shipped weights end with PPO on Scroll: the default quickstart fine-tunes them at 5e-5 on the other nine
-    families (behaviour cloning on Scroll, or at 3e-4, took PPO's gain back), and still evaluates every family."""
+    families and holds Scroll at their own actions (behaviour cloning on Scroll, or at 3e-4, took PPO's gain
+    back), and still evaluates every family."""
     out = tmp_path / "qs"
     assert main(["quickstart", "--minutes", "0.1", "--episodes", "10", "--check-episodes", "2", "--out", str(out),
                  "--no-progress"]) == 0  # fmt: skip
     assert f"fine-tuned from {PRETRAINED}" in capsys.readouterr().out
     trained = json.loads((out / "train_config.json").read_text())
     assert trained["init"] == str(PRETRAINED) and trained["lr"] == 5e-5 and trained["families"] == FINETUNE_FAMILIES
+    assert trained["anchor_families"] == FINETUNE_ANCHOR == "Scroll"  # held where PPO left it, not cloned
     assert "Scroll" not in FINETUNE_FAMILIES.split(",") and set(FINETUNE_FAMILIES.split(",")) == set(FAMILIES) - {
         "Scroll"
     }
     assert "Scroll" in json.loads((out / "quickstart.json").read_text())["per_family"]  # the final check has all ten
     # Only from the shipped checkpoint: another start keeps WEAK_FAMILIES_FIRST, other envs every family.
-    assert training_mix("MinVLA-Synthetic-v0", str(tmp_path)) == WEAK_FAMILIES_FIRST
-    assert training_mix("MinVLA-Synthetic-Click-v0", str(PRETRAINED)) is None
+    assert training_mix("MinVLA-Synthetic-v0", str(tmp_path)) == (WEAK_FAMILIES_FIRST, None)
+    assert training_mix("MinVLA-Synthetic-Click-v0", str(PRETRAINED)) == (None, None)
 
 
 def test_init_starts_from_a_checkpoint_with_a_fresh_schedule(tmp_path):
@@ -152,6 +155,34 @@ def test_init_starts_from_a_checkpoint_with_a_fresh_schedule(tmp_path):
     start, after = load_file(first / "last" / "model.safetensors"), load_file(second / "last" / "model.safetensors")
     assert start.keys() == after.keys() and all(torch.allclose(start[k], after[k], atol=1e-6) for k in start)
     assert torch.load(second / "last" / STATE_FILE, weights_only=True)["step"] == 1  # a new run, not a resume
+
+
+def test_anchor_families_hold_the_starting_checkpoints_actions(tmp_path):
+    """--anchor-families: those families' screens fit the --init VLA's action distribution instead of the expert."""
+    start = tmp_path / "start"
+    assert main(["train", *FAST, "--max-iters", "2", "--out", str(start), "--eval-episodes", "0"]) == 0
+    reference = VLA.from_checkpoint(start / "last")
+    held_out = SyntheticBatches(16, reference.config.grid, seed=99, size=reference.config.image_size,
+                                families=["Scroll"])[0]  # fmt: skip
+    with torch.no_grad():
+        before = reference(held_out["image"], held_out["instruction"], reading=False)[0]
+
+    def drift(*anchor: str) -> float:  # how far 20 steps of cloning Hotkey moved the held-out Scroll actions
+        out = tmp_path / f"run{len(anchor)}"
+        assert main(["train", *FAST, "--init", str(start / "last"), "--families", "Hotkey", "--max-iters", "20",
+                     "--lr", "3e-3", "--warmup", "0", "--out", str(out), "--eval-episodes", "0", *anchor]) == 0  # fmt: skip
+        with torch.no_grad():
+            after = VLA.from_checkpoint(out / "last")(held_out["image"], held_out["instruction"], reading=False)[0]
+        return action_kl(after, before).item()
+
+    held, free = drift("--anchor-families", "Scroll"), drift()
+    assert held < 0.5 * free, (held, free)
+    logged = [float(row["anchor_kl"]) for row in rows(tmp_path / "run2" / "metrics.csv")]  # steps 1, 10, 20
+    assert abs(logged[0]) < 1e-4 < logged[-1]  # zero while the weights are --init's, then the anchor pulls back
+    cfg = TrainConfig(synthetic=True, init=str(start / "last"), families="Hotkey", anchor_families="Scroll")
+    assert set(evaluate_policy(reference, dataclasses.replace(cfg, eval_episodes=8)).per_family) == {"Hotkey", "Scroll"}
+    with pytest.raises(ValueError, match="anchor_families='Scroll' needs --synthetic, --init"):
+        TrainConfig(synthetic=True, anchor_families="Scroll")
 
 
 def test_repeated_families_weight_training_but_not_the_checks():
