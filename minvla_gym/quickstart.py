@@ -12,7 +12,8 @@ MinVLA-Synthetic-v0: success overall and per task family, with 95% intervals.
 By default training starts from `minvla_gym/checkpoints/small`, a `small` VLA behaviour-cloned on the same
 synthetic expert (other seeds), then fine-tuned with PPO on Scroll, by `examples/pretrain.py` on the same 2-core
 CPU, because reading labels takes more optimizer steps than 30 CPU minutes hold (see docs/policy.md for both
-learning curves).
+learning curves). From it the quickstart clones the expert on the nine other families and holds Scroll at the
+checkpoint's own actions (a KL anchor), so that behaviour cloning does not undo what PPO found there.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ EVAL_SEED = 0  # training episodes use seeds >= 2**62, in-training checks 1_000_
 FINAL_EVAL_RESERVE = 0.04  # share of the budget kept back from training for the final evaluation (~1 min of 30)
 PRETRAINED = Path(__file__).parent / "checkpoints" / "small"  # made by examples/pretrain.py
 # From the pretrained weights: PPO's learning rate, a short warmup, then cosine decay all the way. The shipped
-# weights end with two PPO stages on Scroll (examples/pretrain.py), and behaviour cloning at 3e-4, the rate of
+# weights end with PPO stages on Scroll (examples/pretrain.py), and behaviour cloning at 3e-4, the rate of
 # sessions 6-12, undid what PPO found within minutes (session 12: Scroll 78.2 -> 70.7% on 1,000 episodes, the
 # behaviour-cloned level); at 5e-5 the quickstart fine-tunes the families and keeps Scroll (docs/policy.md).
 FINETUNE_SCHEDULE = {"lr": 5e-5, "warmup": 0.02, "decay": 0.9}
