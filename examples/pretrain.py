@@ -108,10 +108,10 @@ def ppo_stage(stage: int, model: str, minutes: float, out: str) -> FinetuneConfi
                           bc_steps=4, bc_batch_size=32, bc_target="start", bc_families="others")  # fmt: skip
 
 
-def average_weights(stages: dict[int, str], out: str) -> VLA:
-    """A uniform average of the VLAs in `stages` (a model soup: PPO runs from the same weights stay in one basin,
-    and their average errs less than each; Wortsman et al. 2022), saved to `out`."""
-    models = [VLA.from_checkpoint(path) for path in stages.values()]
+def average_weights(checkpoints: list[str], out: str) -> VLA:
+    """The uniform average of the VLAs in `checkpoints` (a model soup: runs from the same weights stay in one basin,
+    so their average is a working VLA; Wortsman et al. 2022), saved to `out`."""
+    models = [VLA.from_checkpoint(path) for path in checkpoints]
     states = [model.state_dict() for model in models]
     average = {k: sum(state[k] for state in states) / len(states) if v.is_floating_point() else v
                for k, v in states[0].items()}  # fmt: skip
@@ -166,7 +166,7 @@ def main() -> None:  # a function: the PPO stages' SubprocVecEnv workers re-impo
             print(f"stage {stage}: {summary['timesteps']} PPO steps in {summary['seconds'] / 60:.1f} min, "
                   f"{summary['steps_per_s']:.1f} steps/s")  # fmt: skip
     soup = args.out + "11"
-    average_weights({stage: ppo[stage].out for stage in SOUP_STAGES}, soup)
+    average_weights([ppo[stage].out for stage in SOUP_STAGES], soup)
     print(f"stage 11: the average of stages {SOUP_STAGES} in {soup}")
     # The final weights, not best/: the in-training checks carry several points of noise, and picking the best of
     # them selects that noise.

@@ -212,8 +212,8 @@ class Logger:
 def evaluate_policy(model: VLA, cfg: TrainConfig, seed: int = 1_000_000) -> Any:
     from minvla_gym.evaluation import evaluate  # lazily: only when a run evaluates
 
-    named = [cfg.families, cfg.anchor_families] if cfg.families else []  # weights train, not test
-    families = list(dict.fromkeys(",".join(filter(None, named)).split(","))) if named else None
+    named = ",".join(filter(None, (cfg.families, cfg.anchor_families))) if cfg.families else ""  # None: all of them
+    families = list(dict.fromkeys(named.split(","))) if named else None  # weights train, not test
     kwargs = {"env_kwargs": {"task": families}} if families else {}
     return evaluate(model, cfg.eval_env, cfg.eval_episodes, seed, num_envs=16, progress=False, **kwargs)
 
@@ -346,9 +346,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                     target = reference(held["image"], held["instruction"], reading=False)[0]
                 # model, not trainer: DDP wants one forward per backward; these gradients reach the same
                 # accumulators, so its all-reduce averages their sum with the main loss's.
-                parts["anchor_kl"] = action_kl(model(held["image"], held["instruction"], reading=False)[0], target)
-                loss = loss + parts["anchor_kl"]
-                parts["anchor_kl"] = parts["anchor_kl"].item()
+                anchor_kl = action_kl(model(held["image"], held["instruction"], reading=False)[0], target)
+                loss, parts["anchor_kl"] = loss + anchor_kl, anchor_kl.item()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip) if cfg.grad_clip else torch.nan

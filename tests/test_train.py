@@ -98,15 +98,19 @@ def test_dagger_trains_with_a_worker_playing_the_weights(tmp_path):
 
 
 def test_ddp_two_cpu_processes_on_gloo(tmp_path):
-    out = tmp_path / "ddp"
+    """Under torchrun, with the KL anchor's second forward pass outside DDP's (one forward per backward)."""
+    out, start = tmp_path / "ddp", tmp_path / "start"
+    assert main(["train", *FAST, "--max-iters", "1", "--out", str(start), "--eval-episodes", "0"]) == 0
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                "-m", "minvla_gym.policies.train", *FAST, "--max-iters", "3", "--out", str(out),
-               "--eval-episodes", "0", "--time-budget", "5"]  # fmt: skip
+               "--eval-episodes", "0", "--time-budget", "5", "--init", str(start / "last"),
+               "--anchor-families", "Scroll", "--log-interval", "1"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert torch.load(out / "last" / STATE_FILE, weights_only=True)["step"] == 3
     assert json.loads(done.stdout[done.stdout.index("{") :])["steps"] == 3
+    assert float(rows(out / "metrics.csv")[-1]["anchor_kl"]) > 0  # the anchor ran, and the weights moved from --init
 
 
 def test_minvla_quickstart_runs_end_to_end(tmp_path, capsys):
