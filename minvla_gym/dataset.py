@@ -314,9 +314,13 @@ class EpisodeRecord:
 
 
 def _restore_elements(steps: list) -> list[list[dict[str, Any]]]:
-    # JSON has no tuples; the env reports boxes as tuples, so give them back as tuples.
+    # JSON has no tuples or arrays; the env reports boxes as tuples and character boxes as an (n, 4)
+    # float32 array, so give them back as such (float32 values survive JSON exactly).
     def restore(e):
-        return {**e, **{k: tuple(e[k]) for k in ("box", "text_box") if isinstance(e.get(k), list)}}
+        e = {**e, **{k: tuple(e[k]) for k in ("box", "text_box") if isinstance(e.get(k), list)}}
+        if isinstance(e.get("char_boxes"), list):
+            e["char_boxes"] = np.array(e["char_boxes"], np.float32).reshape(-1, 4)
+        return e
 
     return [[restore(e) if isinstance(e, dict) else e for e in step] for step in steps]
 

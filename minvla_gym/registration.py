@@ -14,18 +14,21 @@ def register_envs() -> None:
         if env_id not in registry:  # re-importing must not warn about re-registration
             register(id=env_id, **spec)
 
-    add(
-        "MinVLA-Synthetic-v0",
-        entry_point=SYNTHETIC_ENTRY_POINT,
-        max_episode_steps=max(task.max_steps for task in FAMILIES.values()),
-    )
-    for name, task in FAMILIES.items():
+    # v0: the closed world, frozen (same episodes for the same seeds). v1: the open world, with splits.
+    for version in (0, 1):
         add(
-            f"MinVLA-Synthetic-{name}-v0",
+            f"MinVLA-Synthetic-v{version}",
             entry_point=SYNTHETIC_ENTRY_POINT,
-            kwargs={"task": name},
-            max_episode_steps=task.max_steps,
+            kwargs={"version": version},
+            max_episode_steps=max(task.max_steps for task in FAMILIES.values()),
         )
+        for name, task in FAMILIES.items():
+            add(
+                f"MinVLA-Synthetic-{name}-v{version}",
+                entry_point=SYNTHETIC_ENTRY_POINT,
+                kwargs={"task": name, "version": version},
+                max_episode_steps=task.max_steps,
+            )
     # The real desktop (envs/desktop): touches the real screen, so nondeterministic. The suite variant
     # starts the real-window task suite on the current display; its expert needs at most 5 steps.
     add(

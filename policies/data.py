@@ -225,7 +225,7 @@ class SyntheticBatches(torch.utils.data.Dataset):
     def _new_env(self):
         from minvla_gym.envs.synthetic import SyntheticDesktopEnv
 
-        return SyntheticDesktopEnv(task=self.families, size=self.size)
+        return SyntheticDesktopEnv(task=self.families, size=self.size, version=0)  # the word heads know v0's labels
 
     def draw(self, b: int, i: int) -> tuple[int, int, float]:
         """Sample i of batch b: its episode's seed, which of the episode's steps it takes, its DAgger coin in [0, 1)."""

@@ -14,16 +14,16 @@ from minvla_gym.envs.synthetic.tasks import FAMILIES, double_click, icon, menu, 
 from minvla_gym.envs.synthetic.words import COLOURS
 
 TEMPLATES = {
-    "Icon": icon.BY_LOOK + icon.BY_LABEL,
-    "DoubleClick": tuple(t for group in double_click.TEMPLATES.values() for t in group),
-    "RightClick": right_click.TEMPLATES,
-    "Menu": menu.TEMPLATES,
+    "Icon": icon.BY_LOOK.v0 + icon.BY_LABEL.v0,
+    "DoubleClick": tuple(t for group in double_click.PHRASES.values() for t in group.v0),
+    "RightClick": right_click.PHRASES.v0,
+    "Menu": menu.PHRASES.v0,
 }
 NAMES = tuple(TEMPLATES)
 
 
 def make(name: str, seed: int, size: int = 224) -> SyntheticDesktopEnv:
-    env = SyntheticDesktopEnv(task=name, size=size)
+    env = SyntheticDesktopEnv(version=0, task=name, size=size)
     env.reset(seed=seed)
     return env
 
@@ -74,7 +74,7 @@ def test_registered():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_expert_succeeds_on_500_seeds(name):
-    env = SyntheticDesktopEnv(task=name)
+    env = SyntheticDesktopEnv(version=0, task=name)
     for seed in range(500):
         env.reset(seed=seed)
         for step in range(env.task.max_steps):
@@ -91,7 +91,7 @@ def test_expert_succeeds_on_500_seeds(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_instructions_vary_and_fit(name):
-    env = SyntheticDesktopEnv(task=name)
+    env = SyntheticDesktopEnv(version=0, task=name)
     used = set()
     for seed in range(200):
         _, info = env.reset(seed=seed)
@@ -135,7 +135,7 @@ def test_labels_fit_their_boxes(name):
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("size", [128, 448])
 def test_other_screen_sizes(name, size):
-    env = SyntheticDesktopEnv(task=name, size=size)
+    env = SyntheticDesktopEnv(version=0, task=name, size=size)
     for seed in range(30):
         env.reset(seed=seed)
         for _ in range(env.task.max_steps):
@@ -168,7 +168,7 @@ def test_icon_distractors_share_colour_and_shape():
         look = (task.target.data["colour"], task.target.data["shape"])
         others = [(e.data["colour"], e.data["shape"]) for e in task.icons if e is not task.target]
         assert any(c == look[0] for c, _ in others) and any(s == look[1] for _, s in others), seed
-        if template_of("Icon", task.instruction) in icon.BY_LOOK:
+        if template_of("Icon", task.instruction) in icon.BY_LOOK.v0:
             assert look not in others, seed  # described by its look alone: no other icon has it
         else:
             assert [e.label for e in task.icons].count(task.target.label) == 1, seed

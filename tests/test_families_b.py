@@ -15,16 +15,16 @@ from minvla_gym.wrappers import action_to_flat, flat_to_action
 
 OURS = ("Drag", "Slider", "Scroll", "Type")
 TEMPLATES = {
-    "Drag": drag.TO_FOLDER + drag.TO_TRASH,
-    "Slider": slider.TEMPLATES,
-    "Scroll": scroll.TEMPLATES + scroll.DOWN + scroll.UP,
-    "Type": type_text.TEMPLATES,
+    "Drag": drag.TO_FOLDER.v0 + drag.TO_TRASH.v0,
+    "Slider": slider.PHRASES.v0,
+    "Scroll": scroll.PHRASES.v0 + scroll.DOWN.v0 + scroll.UP.v0,
+    "Type": type_text.PHRASES.v0,
 }
 
 
 def make(family: str, seed: int, size: int = 224) -> SyntheticDesktopEnv:
     """A fresh env reset to `seed`."""
-    env = SyntheticDesktopEnv(task=family, size=size)
+    env = SyntheticDesktopEnv(version=0, task=family, size=size)
     env.reset(seed=seed)
     return env
 
@@ -76,7 +76,7 @@ def test_registered(family):
 
 @pytest.mark.parametrize("family", OURS)
 def test_expert_succeeds_on_500_seeds(family):
-    env = SyntheticDesktopEnv(task=family)
+    env = SyntheticDesktopEnv(version=0, task=family)
     limit = FAMILIES[family].max_steps
     failures, longest = [], 0
     for seed in range(500):
@@ -98,7 +98,7 @@ def test_expert_succeeds_on_500_seeds(family):
 def test_wording_and_variety(family):
     patterns = [re.compile(re.sub(r"\\\{\w+\\\}", "(.+)", re.escape(t))) for t in TEMPLATES[family]]
     used, themes, counts, fonts = set(), set(), set(), set()
-    env = SyntheticDesktopEnv(task=family)
+    env = SyntheticDesktopEnv(version=0, task=family)
     for seed in range(200):
         _, info = env.reset(seed=seed)
         text = info["instruction"]
@@ -263,7 +263,7 @@ def test_scroll_expert_brings_the_item_to_the_middle_row():
     """Not just into view: a policy that copies the expert a few notches short still sees the item whole."""
     checked = 0
     for seed in range(40):
-        env = SyntheticDesktopEnv(task=["Scroll"])
+        env = SyntheticDesktopEnv(version=0, task=["Scroll"])
         env.reset(seed=seed)
         task = env.task
         if task._shown():
@@ -312,7 +312,7 @@ def focused(task):
 
 
 def test_type_text_is_a_span_of_the_instruction():
-    env = SyntheticDesktopEnv(task="Type")
+    env = SyntheticDesktopEnv(version=0, task="Type")
     for seed in range(200):
         obs, _ = env.reset(seed=seed)
         task = env.task

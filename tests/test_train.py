@@ -190,7 +190,7 @@ def test_anchor_families_hold_the_starting_checkpoints_actions(tmp_path):
 
 
 def test_repeated_families_weight_training_but_not_the_checks():
-    env = SyntheticDesktopEnv(task=["Hotkey", "Hotkey", "Hotkey", "Click"], size=64)
+    env = SyntheticDesktopEnv(version=0, task=["Hotkey", "Hotkey", "Hotkey", "Click"], size=64)
     drawn = [env.reset(seed=s)[1]["task"] for s in range(400)]
     assert 0.68 < drawn.count("Hotkey") / 400 < 0.82  # three draws in four
     cfg = TrainConfig(synthetic=True, preset="tiny", families="Hotkey,Hotkey,Hotkey,Click", eval_episodes=100)

@@ -199,7 +199,7 @@ class Click(SuiteTask):
             b.place(x=x, y=y)
             self.buttons[label] = b
         self.target = self.choice(list(self.buttons))
-        self.instruction = self.choice(click.TEMPLATES).format(label=self.target)
+        self.instruction = self.choice(click.PHRASES.v0).format(label=self.target)
 
     def pressed(self, label: str) -> None:
         self.succeed() if label == self.target else self.fail()
@@ -225,7 +225,7 @@ class Icon(SuiteTask):
             c.tag_bind(f"i{i}", "<Button-3>", self.fail)
         self.target = int(self.rng.integers(len(looks)))
         colour, shape = looks[self.target]
-        self.instruction = self.choice(icon.BY_LOOK).format(colour=colour, shape=shape)
+        self.instruction = self.choice(icon.BY_LOOK.v0).format(colour=colour, shape=shape)
 
     def expert(self):
         return {"type": "click", "point": self.item_centre(self.canvas, f"i{self.target}")}
@@ -250,7 +250,7 @@ class DoubleClick(SuiteTask):
             c.tag_bind(f"i{i}", "<Button-3>", self.fail)
         self.target = int(self.rng.integers(count))
         kind = double_click.FOLDER if kinds[self.target] == "folder" else double_click.FILE
-        self.instruction = self.choice(double_click.TEMPLATES[kind]).format(name=names[self.target])
+        self.instruction = self.choice(double_click.PHRASES[kind].v0).format(name=names[self.target])
 
     def select(self, i: int) -> None:
         if i != self.target:
@@ -282,7 +282,7 @@ class RightClick(SuiteTask):
         self.entries = [right_click.FILE_ITEMS[int(i)] for i in chosen]
         self.item = self.choice(self.entries)
         self.menu: tk.Frame | None = None
-        self.instruction = self.choice(right_click.TEMPLATES).format(name=names[self.target], item=self.item)
+        self.instruction = self.choice(right_click.PHRASES.v0).format(name=names[self.target], item=self.item)
 
     def open_menu(self, i: int, event) -> None:
         self.close_menu()
@@ -347,7 +347,7 @@ class Menu(SuiteTask):
         self.dropdown: tk.Frame | None = None
         self.menu = self.choice(headers)
         self.item = self.choice(self.menus[self.menu])
-        self.instruction = self.choice(menu.TEMPLATES).format(menu=self.menu, item=self.item)
+        self.instruction = self.choice(menu.PHRASES.v0).format(menu=self.menu, item=self.item)
 
     def toggle(self, header: str) -> None:
         was_open = self.open
@@ -400,9 +400,11 @@ class Drag(SuiteTask):
         self.file = int(self.rng.integers(files))
         self.dest = int(self.rng.integers(len(destinations)))
         if destinations[self.dest] == "Trash":
-            self.instruction = self.choice(drag.TO_TRASH).format(file=names[self.file])
+            self.instruction = self.choice(drag.TO_TRASH.v0).format(file=names[self.file])
         else:
-            self.instruction = self.choice(drag.TO_FOLDER).format(file=names[self.file], dest=destinations[self.dest])
+            self.instruction = self.choice(drag.TO_FOLDER.v0).format(
+                file=names[self.file], dest=destinations[self.dest]
+            )
 
     def press(self, i: int, event) -> None:
         self.dragging = (i, event.x, event.y)
@@ -458,7 +460,7 @@ class Slider(SuiteTask):
         current = self.values[self.index]
         self.goal = self.choice([v for v in range(0, 101, 5) if abs(v - current) > 2 * self.TOLERANCE])
         name = names[self.index]
-        self.instruction = self.choice(slider.TEMPLATES).format(
+        self.instruction = self.choice(slider.PHRASES.v0).format(
             name=name if self.rng.random() < 0.5 else name.capitalize(), value=self.goal
         )
 
@@ -502,8 +504,8 @@ class Scroll(SuiteTask):
         lb.yview(top)
         hidden = [i for i in range(count) if not top <= i < top + rows]
         self.target = self.choice(hidden)
-        templates = scroll.DOWN if self.target >= top + rows else scroll.UP
-        self.instruction = self.choice(templates if self.rng.random() < 0.5 else scroll.TEMPLATES).format(
+        templates = scroll.DOWN.v0 if self.target >= top + rows else scroll.UP.v0
+        self.instruction = self.choice(templates if self.rng.random() < 0.5 else scroll.PHRASES.v0).format(
             item=self.items[self.target]
         )
 
@@ -546,7 +548,7 @@ class Type(SuiteTask):
         self.text = self.choice(type_text.HANDLES) + (
             str(int(self.rng.integers(10, 100))) if self.rng.random() < 0.4 else ""
         )
-        self.instruction = self.choice(type_text.TEMPLATES).format(field=self.field, text=self.text)
+        self.instruction = self.choice(type_text.PHRASES.v0).format(field=self.field, text=self.text)
 
     def outcome(self) -> str:
         for name, entry in self.fields.items():
@@ -579,10 +581,10 @@ class Hotkey(SuiteTask):
         described = [combo for combo in hotkey.DESCRIBED if combo not in UNSAFE_HOTKEYS]
         if self.rng.random() < 0.5:
             self.combo = self.choice(described)
-            self.instruction = self.choice(hotkey.DESCRIBED[self.combo])
+            self.instruction = self.choice(hotkey.DESCRIBED_TEXTS[self.combo])
         else:
             self.combo = self.choice([combo for combo in HOTKEY_INDEX if combo not in UNSAFE_HOTKEYS])
-            self.instruction = self.choice(hotkey.NAMED).format(combo=self.combo)
+            self.instruction = self.choice(hotkey.NAMED.v0).format(combo=self.combo)
         self.binding = self.app.root.bind("<KeyPress>", self.pressed, add="+")
 
     def pressed(self, event) -> None:

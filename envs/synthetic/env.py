@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +15,7 @@ from minvla_gym.actions import describe_action, make_action_space, validate_acti
 from minvla_gym.envs.synthetic import render
 from minvla_gym.envs.synthetic.tasks import FAMILIES
 from minvla_gym.envs.synthetic.tasks.base import Outcome, Task
+from minvla_gym.envs.synthetic.world import SPLITS, world
 from minvla_gym.observation import DEFAULT_SIZE, make_observation_space
 
 MIN_SIZE = 64
@@ -25,6 +27,12 @@ class SyntheticDesktopEnv(gym.Env):
     ## Description
     Each episode draws one task from a task family (or from all of them): a screen and an instruction
     such as "click the search button". The agent acts with the one action space of minVLA-gym.
+
+    v1 is an open world with held-out splits (`split="train"` or `"test"`, the Procgen way): ~7,800 label
+    words, multi-word labels, numbers and file names in any case, five font faces, dark and light toolkit
+    themes with per-episode widget style, and 10+ instruction templates per family in free surface form.
+    Each word, one font face and some templates belong to the test split only; a split never shows the
+    other's words (`envs/synthetic/world.py`). v0 is the original closed world, frozen.
 
     ## Action Space
     `minvla_gym.actions.make_action_space()`: a Dict of `type` (Discrete(7): click, double_click,
@@ -39,9 +47,8 @@ class SyntheticDesktopEnv(gym.Env):
     | `instruction` | Box(0, 256, (96,), int64)           | byte-level token ids, 0 = padding     |
 
     ## Mission Space
-    One instruction per episode, from at least three templates per family, e.g. "click the save
-    button", "open the Photos folder", "type 'hello' into the name field". `info["instruction"]`
-    holds the text.
+    One instruction per episode, from the family's templates, e.g. "click the save button", "Open the
+    'Photos' folder.", "type 'hello' into the name field". `info["instruction"]` holds the text.
 
     ## Rewards
     1.0 on the step that completes the task, 0.0 otherwise.
@@ -53,12 +60,14 @@ class SyntheticDesktopEnv(gym.Env):
     ## Episode End
     Terminated on success or on an irrecoverable mistake (clicking the wrong button, dropping on the
     wrong folder, a wrong hotkey). Actions that change nothing (a click on empty space) continue the
-    episode. Truncated by `max_episode_steps` at registration.
+    episode. Truncated by `max_episode_steps` at registration. Stepping a terminated episode raises
+    `ResetNeeded` (it would otherwise pay its reward again).
 
     ## Info
-    `is_success` (bool), `task` (the family), `instruction` (text), and `elements`: the visible
-    elements as dicts of role, label, box (fractions x0, y0, x1, y1), target flag, and text_box
-    (where the label is written, in fractions; None when the role draws no label); the Icon family's
+    `is_success` (bool), `task` (the family), `instruction` (text), `split` (v1: "train" or "test";
+    v0: None), and `elements`: the visible elements as dicts of role, label, box (fractions x0, y0, x1,
+    y1), target flag, text_box (where the label is written, in fractions; None when the role draws no
+    label) and char_boxes (an (n, 4) float32 array: each label character's box, in fractions); the Icon family's
     icons also have `colour` and `shape` (the names its instructions use), and text fields `focused`
     (whether typing goes there). The elements are privileged information: use them as training-time
     supervision, never as policy input.
@@ -66,10 +75,15 @@ class SyntheticDesktopEnv(gym.Env):
     ## Arguments
     - `task`: a family name, a sequence of names, or None for every family.
     - `size`: side of the square screen (and observation) in pixels, default 224, at least 64.
-    - `render_mode`: "rgb_array" (the screen with the last action drawn) or "human" (a Tk window).
+    - `render_mode`: "rgb_array" (the screen with the last action drawn) or "human" (a Tk window, at
+      most `render_fps` frames a second; without a display it warns once and shows nothing, so
+      `check_env` passes on a headless machine).
+    - `version`: 1 (the open world, the class default) or 0 (the frozen closed world).
+    - `split`: "train" (default) or "test", v1 only.
 
     ## Version History
-    - v0: initial release.
+    - v1: the open world with train and test splits; char_boxes in the elements.
+    - v0: initial release (frozen: the same episodes for the same seeds).
     """
 
     metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 4}
@@ -79,6 +93,8 @@ class SyntheticDesktopEnv(gym.Env):
         task: str | Sequence[str] | None = None,
         size: int = DEFAULT_SIZE,
         render_mode: str | None = None,
+        version: int = 1,
+        split: str = "train",
     ):
         names = list(FAMILIES) if task is None else [task] if isinstance(task, str) else list(task)
         unknown = [name for name in names if name not in FAMILIES]
@@ -87,6 +103,10 @@ class SyntheticDesktopEnv(gym.Env):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode {render_mode!r} not in {self.metadata['render_modes']}")
         self.families = names
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        self.world = world(version, split)
+        self.version, self.split = version, split
         if not isinstance(size, (int, np.integer)) or size < MIN_SIZE:
             # Below 64 px a window, its title bar and a few readable labels no longer fit.
             raise ValueError(f"size must be an int of at least {MIN_SIZE} pixels, got {size!r}")
@@ -102,6 +122,8 @@ class SyntheticDesktopEnv(gym.Env):
         self._frame: np.ndarray | None = None
         self._elements: list[dict[str, Any]] = []
         self._viewer = None
+        self._shown_at = 0.0
+        self._ended = False
 
     # ------------------------------------------------------------ gymnasium API
 
@@ -115,15 +137,18 @@ class SyntheticDesktopEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         family = self._draw_family(self.np_random)
+        unknown = sorted(set(options or ()) - {"task"})
+        if unknown:  # an instruction is the desktop env's option; here every task writes its own
+            raise ValueError(f"unknown reset option(s) {unknown}; the synthetic env takes only options['task']")
         if options and "task" in options:
             family = options["task"]
             if family not in FAMILIES:
                 raise ValueError(f"options['task']={family!r} is not a family; expected one of {list(FAMILIES)}")
-        self.task = FAMILIES[family](self.np_random, self.size)
+        self.task = FAMILIES[family](self.np_random, self.size, self.world)
         self._instruction_ids = tokenizer.encode(self.task.instruction, self._instruction_ids.shape[0])
         self._frame_version = -1  # a new scene may reuse the old one's version number
         self.last_action = None
-        self._success = False
+        self._success = self._ended = False
         if self.render_mode == "human":
             self.render()
         return self._observation(), self._info()
@@ -131,10 +156,13 @@ class SyntheticDesktopEnv(gym.Env):
     def step(self, action):
         if self.task is None:
             raise gym.error.ResetNeeded("call reset() before step()")
+        if self._ended:
+            raise gym.error.ResetNeeded("the episode has terminated; call reset() before step()")
         action = validate_action(action)
         self.last_action = action
         outcome = self.task.check(action)
         self._success = outcome is Outcome.SUCCESS
+        self._ended = outcome is not Outcome.CONTINUE
         if self.render_mode == "human":
             self.render()
         return self._observation(), float(self._success), outcome is not Outcome.CONTINUE, False, self._info()
@@ -186,14 +214,18 @@ class SyntheticDesktopEnv(gym.Env):
             "is_success": self._success,
             "task": self.task.family,
             "instruction": self.task.instruction,
+            "split": self.world.split,
             "elements": self._elements,
         }
 
     def _show(self, frame: np.ndarray) -> None:
         if not os.environ.get("DISPLAY"):
-            raise gym.error.DependencyNotInstalled(
-                "render_mode='human' needs a display: $DISPLAY is not set (start Xvfb or use 'rgb_array')."
-            )
+            if not getattr(self, "_warned_headless", False):
+                gym.logger.warn(
+                    "render_mode='human' shows nothing: $DISPLAY is not set (start Xvfb or use 'rgb_array')."
+                )
+                self._warned_headless = True
+            return
         import tkinter
 
         from PIL import Image, ImageTk
@@ -208,6 +240,9 @@ class SyntheticDesktopEnv(gym.Env):
         self._photo = ImageTk.PhotoImage(image, master=self._viewer)
         self._label.configure(image=self._photo)
         self._viewer.update()
+        # At most render_fps frames a second, as Gymnasium's own human renderers pace themselves.
+        time.sleep(max(0.0, self._shown_at + 1 / self.metadata["render_fps"] - time.monotonic()))
+        self._shown_at = time.monotonic()
 
     def __getstate__(self):
         state = self.__dict__.copy()

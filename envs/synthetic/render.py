@@ -1,11 +1,21 @@
 """Fast drawing on numpy frames: filled boxes, borders, shapes and text from cached glyph masks.
 
-Pillow rasterises each (text, size) and each (shape, size) once; after that a frame is only numpy
-slicing and alpha blending, which is what lets the env render thousands of frames per second.
+Text is laid out from each face's glyphs, rasterised by Pillow once per (character, size, face): a word
+never seen before costs a few numpy pastes, not a call into FreeType, which matters when the open world
+draws from thousands of words in six faces and nine sizes. The "default" face is the closed world's
+look, frozen: Pillow rasterises each of its words whole. After that a frame is only numpy slicing and
+alpha blending, which is what lets the env render thousands of frames per second.
+
+The glyph caches are bounded in bytes, not entries: a mask's size grows with its text, and an env that
+types a new string every episode would otherwise grow until the machine runs out of memory. Together
+they hold at most `GLYPH_CACHE_BYTES` of masks per process (oldest used first out).
 """
 
 from __future__ import annotations
 
+import functools
+import os
+from collections import OrderedDict
 from functools import lru_cache
 
 import numpy as np
@@ -13,33 +23,102 @@ from PIL import Image, ImageDraw, ImageFont
 
 SHAPES = ("circle", "square", "triangle", "diamond", "star", "cross")
 
+# Font faces by name: Pillow's own default and the TrueType fonts matplotlib ships (a dependency), so a
+# fresh machine draws every face without a download.
+FACE_FILES = {
+    "default": None,  # Pillow's default font (Aileron), each word rasterised whole: the closed world's look
+    "aileron": None,  # the same font, laid out glyph by glyph like every face below
+    "dejavu-sans": "DejaVuSans.ttf",
+    "dejavu-sans-bold": "DejaVuSans-Bold.ttf",
+    "dejavu-serif": "DejaVuSerif.ttf",
+    "dejavu-mono": "DejaVuSansMono.ttf",
+    "stix": "STIXGeneral.ttf",
+}
+FACES = tuple(FACE_FILES)
+GLYPH_CACHE_BYTES = 96 << 20  # shared out below; word alphas are 3x their masks (one value per channel)
+ENTRY_OVERHEAD = 256  # bytes a cache entry costs besides its arrays: the key, the array objects, the dict slot
 
-@lru_cache(maxsize=32)
-def font(size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.load_default(size=size)
+
+def byte_bounded_cache(max_bytes: int):
+    """Like `functools.lru_cache`, but evicts the least recently used entries once the numpy arrays in the
+    cached values exceed `max_bytes` (positional arguments only; every value is kept read-only-shared)."""
+
+    def decorate(function):
+        cache: OrderedDict = OrderedDict()
+        used = 0
+
+        @functools.wraps(function)
+        def cached(*key):
+            nonlocal used
+            try:
+                value = cache[key]
+            except KeyError:
+                value = function(*key)
+                cache[key] = value
+                used += _nbytes(value) + ENTRY_OVERHEAD
+                while used > max_bytes and len(cache) > 1:
+                    used -= _nbytes(cache.popitem(last=False)[1]) + ENTRY_OVERHEAD
+                return value
+            cache.move_to_end(key)
+            return value
+
+        def cache_info():
+            return {"entries": len(cache), "bytes": used, "max_bytes": max_bytes}
+
+        def cache_clear():
+            nonlocal used
+            cache.clear()
+            used = 0
+
+        cached.cache_info, cached.cache_clear = cache_info, cache_clear
+        return cached
+
+    return decorate
 
 
-@lru_cache(maxsize=16384)
-def text_mask(text: str, size: int) -> np.ndarray:
-    """Alpha mask (h, w, 1) float32 in [0, 1] of `text` at pixel `size`; every mask of one size has
-    the same height (the font's ascent + descent). Phrases are joined from cached word masks, so
+def _nbytes(value) -> int:
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, tuple):
+        return sum(_nbytes(v) for v in value)
+    return 0
+
+
+@lru_cache(maxsize=256)
+def font(size: int, face: str = "default") -> ImageFont.FreeTypeFont:
+    if face not in FACE_FILES:
+        raise ValueError(f"unknown font face {face!r}; expected one of {FACES}")
+    if FACE_FILES[face] is None:
+        return ImageFont.load_default(size=size)
+    import matplotlib
+
+    return ImageFont.truetype(os.path.join(matplotlib.get_data_path(), "fonts", "ttf", FACE_FILES[face]), size)
+
+
+@byte_bounded_cache(GLYPH_CACHE_BYTES // 16)
+def text_mask(text: str, size: int, face: str = "default") -> np.ndarray:
+    """Alpha mask (h, w, 1) float32 in [0, 1] of `text` at pixel `size`; every mask of one size and face
+    has the same height (the font's ascent + descent). Phrases are joined from cached word masks, so
     new sentences made of known words cost no rasterisation."""
     words = text.split(" ")
     if len(words) == 1:
-        return _word_mask(text, size)
-    space = np.zeros((_word_mask(" ", size).shape[0], _word_mask(" ", size).shape[1], 1), np.float32)
+        return _word_mask(text, size, face)
+    space_shape = _word_mask(" ", size, face).shape
+    space = np.zeros((space_shape[0], space_shape[1], 1), np.float32)
     parts = []
     for i, word in enumerate(words):
         if i:
             parts.append(space)
         if word:
-            parts.append(_word_mask(word, size))
+            parts.append(_word_mask(word, size, face))
     return np.concatenate(parts, axis=1)
 
 
-@lru_cache(maxsize=16384)
-def _word_mask(text: str, size: int) -> np.ndarray:
-    f = font(size)
+@byte_bounded_cache(GLYPH_CACHE_BYTES // 8)
+def _word_mask(text: str, size: int, face: str = "default") -> np.ndarray:
+    if face != "default":
+        return _composed_mask(text, size, face)
+    f = font(size, face)
     ascent, descent = f.getmetrics()
     width = max(1, int(np.ceil(f.getlength(text))))
     image = Image.new("L", (width, ascent + descent))
@@ -47,18 +126,118 @@ def _word_mask(text: str, size: int) -> np.ndarray:
     return (np.asarray(image, dtype=np.float32) / 255.0)[:, :, None]
 
 
-@lru_cache(maxsize=65536)  # ~100 bytes an entry; tasks measure every label they lay out
-def text_size(text: str, size: int) -> tuple[int, int]:
+class Glyphs:
+    """One face at one size, for the printable ASCII characters (others draw as "?"): each glyph's advance,
+    its mask (the line's height, as wide as its ink) and where the mask and its ink lie from the glyph's origin."""
+
+    # Plain Python lists, not arrays: words are a few characters, and numpy's per-call cost would dominate.
+    def __init__(self, size: int, face: str):
+        f = font(size, face)
+        ascent, descent = f.getmetrics()
+        self.height = ascent + descent
+        self.advance: list[float] = []
+        self.left: list[int] = []  # the mask's x from the origin
+        self.ink: list[tuple[int, int, int, int]] = []  # (x0, y0, x1, y1) of the ink from the origin
+        self.masks: list[np.ndarray] = []
+        for code in range(128):
+            ch = chr(code) if 32 <= code < 127 else "?"
+            left, _, right, _ = f.getbbox(ch)
+            image = Image.new("L", (max(1, right - left), self.height))
+            ImageDraw.Draw(image).text((-left, 0), ch, fill=255, font=f)
+            mask = np.asarray(image, dtype=np.float32) / 255.0
+            rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+            ink = (
+                (left + int(cols[0]), int(rows[0]), left + int(cols[-1]) + 1, int(rows[-1]) + 1)
+                if rows.size
+                else (0,) * 4
+            )
+            self.advance.append(f.getlength(ch))
+            self.left.append(left)
+            self.ink.append(ink)
+            self.masks.append(mask)
+
+    def layout(self, word: str) -> tuple[list[int], list[int], int]:
+        """(character codes, each glyph's origin x in whole pixels, the word's width)."""
+        codes = [min(ord(ch), 63 if ord(ch) > 126 else 127) for ch in word]
+        origins, x = [], 0.0
+        for code in codes:
+            origins.append(int(x + 0.5))
+            x += self.advance[code]
+        return codes, origins, max(1, int(np.ceil(x)))
+
+
+@lru_cache(maxsize=128)  # 128 glyph masks each, at most ~150 KB a table at 224 px: ~20 MB in all
+def glyphs(size: int, face: str) -> Glyphs:
+    return Glyphs(size, face)
+
+
+def _composed_mask(text: str, size: int, face: str) -> np.ndarray:
+    """A word's mask pasted together from its glyphs (each clipped to the word's advance, as Pillow clips)."""
+    table = glyphs(size, face)
+    codes, origins, width = table.layout(text)
+    mask = np.zeros((table.height, width), np.float32)
+    for code, origin in zip(codes, origins, strict=True):
+        glyph, x = table.masks[code], origin + table.left[code]
+        x0, x1 = max(x, 0), min(x + glyph.shape[1], width)
+        if x1 > x0:
+            np.maximum(mask[:, x0:x1], glyph[:, x0 - x : x1 - x], out=mask[:, x0:x1])
+    return mask[:, :, None]
+
+
+@lru_cache(maxsize=65536)  # a key and two ints: ~250 bytes an entry for a 96-character text, ~16 MB at most
+def text_size(text: str, size: int, face: str = "default") -> tuple[int, int]:
     """(width, height) in pixels of `text` drawn at `size`: the shape of `text_mask`, without building it."""
     words = text.split(" ")
     if len(words) == 1:
-        mask = _word_mask(text, size)
+        mask = _word_mask(text, size, face)
         return mask.shape[1], mask.shape[0]
-    space = _word_mask(" ", size).shape
-    return sum(_word_mask(word, size).shape[1] for word in words if word) + space[1] * (len(words) - 1), space[0]
+    space = _word_mask(" ", size, face).shape
+    return sum(_word_mask(word, size, face).shape[1] for word in words if word) + space[1] * (len(words) - 1), space[0]
 
 
-@lru_cache(maxsize=1024)
+@byte_bounded_cache(GLYPH_CACHE_BYTES // 16)
+def char_boxes(text: str, size: int, face: str = "default") -> np.ndarray:
+    """Where each character of `text` lies in its `text_mask`: an (n, 4) int32 array of (x0, y0, x1, y1) per
+    character, in pixels from the mask's top-left corner. A glyph's box is its ink's bounding box (clipped to the mask, as the mask
+    clips the ink); a space's is the gap it leaves, the line's height, which holds no ink."""
+    height = text_size(text, size, face)[1]
+    space = _word_mask(" ", size, face).shape[1]
+    parts, x = [], 0
+    for word in text.split(" "):
+        width = _word_mask(word, size, face).shape[1] if word else 0
+        if word:
+            parts.append(_word_char_boxes(word, size, face, width, height) + [x, 0, x, 0])
+        x += width
+        parts.append(np.array([[x, 0, x + space, height]]))  # the space after the word
+        x += space
+    return np.concatenate(parts[:-1]).astype(np.int32).reshape(-1, 4)
+
+
+def _word_char_boxes(word: str, size: int, face: str, width: int, height: int) -> np.ndarray:
+    if face == "default":  # Pillow laid the word out whole: ask it where each character went
+        f = font(size, face)
+        boxes = []
+        for i, ch in enumerate(word):
+            advance = f.getlength(word[:i])
+            left, top, right, bottom = f.getbbox(ch)
+            boxes.append((advance + left, top, advance + right, bottom))
+        boxes = np.array(boxes)
+        boxes[:, :2], boxes[:, 2:] = np.floor(boxes[:, :2]), np.ceil(boxes[:, 2:])
+    else:
+        table = glyphs(size, face)
+        codes, origins, _ = table.layout(word)
+        ink = table.ink
+        boxes = np.array(
+            [(o + ink[c][0], ink[c][1], o + ink[c][2], ink[c][3]) for c, o in zip(codes, origins, strict=True)]
+        )
+    boxes = boxes.astype(np.int64)
+    boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, width)
+    boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, height)
+    boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2])
+    return boxes
+
+
+@byte_bounded_cache(GLYPH_CACHE_BYTES // 16)
 def shape_mask(shape: str, size: int) -> np.ndarray:
     """Alpha mask (size, size, 1) of a filled shape, drawn 4x larger and downsampled for smooth edges."""
     s = size * 4
@@ -149,30 +328,30 @@ def _interleave(mask: np.ndarray) -> tuple[int, int, np.ndarray | None]:
     return int(cols[0]), int(rows[0]), np.repeat(alpha, 3, axis=1)
 
 
-@lru_cache(maxsize=16384)
-def _word_alpha(word: str, size: int) -> tuple[int, int, np.ndarray | None]:
-    return _interleave(_word_mask(word, size))
+@byte_bounded_cache(GLYPH_CACHE_BYTES // 2)
+def _word_alpha(word: str, size: int, face: str = "default") -> tuple[int, int, np.ndarray | None]:
+    return _interleave(_word_mask(word, size, face))
 
 
-@lru_cache(maxsize=1024)
+@byte_bounded_cache(GLYPH_CACHE_BYTES // 8)
 def _shape_alpha(shape: str, size: int) -> tuple[int, int, np.ndarray | None]:
     return _interleave(shape_mask(shape, size))
 
 
-def _phrase_alpha(text: str, size: int, width: int, height: int) -> np.ndarray:
+def _phrase_alpha(text: str, size: int, width: int, height: int, face: str = "default") -> np.ndarray:
     """The interleaved alpha of `text_mask(text, size)`, pasted together from cached word alphas.
 
     Phrases (document lines, titles) are too many to cache; pasting words is ~4x cheaper than a new mask."""
     alpha = np.zeros((height, 3 * width), np.float32)
-    space = _word_mask(" ", size).shape[1]
+    space = _word_mask(" ", size, face).shape[1]
     x = 0
     for word in text.split(" "):
         if word:
-            dx, dy, word_alpha = _word_alpha(word, size)
+            dx, dy, word_alpha = _word_alpha(word, size, face)
             if word_alpha is not None:
                 h, w3 = word_alpha.shape
                 alpha[dy : dy + h, 3 * (x + dx) : 3 * (x + dx) + w3] = word_alpha
-            x += _word_mask(word, size).shape[1]
+            x += _word_mask(word, size, face).shape[1]
         x += space
     return alpha
 
@@ -215,26 +394,26 @@ def blend(frame: np.ndarray, mask: np.ndarray, x: int, y: int, color) -> None:
     region[:] = region + alpha * (np.asarray(color, dtype=np.float32) - region)
 
 
-def text_box(label: str, box, size: int, align: str = "center") -> tuple[int, int, int, int]:
+def text_box(label: str, box, size: int, align: str = "center", face: str = "default") -> tuple[int, int, int, int]:
     """The pixels (x0, y0, x1, y1) that `text` gives `label` inside `box`: vertically centred, `align`
     "center" or "left"."""
-    width, height = text_size(label, size)
+    width, height = text_size(label, size, face)
     x0, y0, x1, y1 = box
     y = (y0 + y1 - height) // 2
     x = (x0 + x1 - width) // 2 if align == "center" else x0
     return x, y, x + width, y + height
 
 
-def text(frame: np.ndarray, label: str, box, size: int, color, align: str = "center") -> None:
-    """Draw `label` inside `box` (see `text_box`)."""
-    x, y, x_end, y_end = text_box(label, box, size, align)
+def text(frame: np.ndarray, label: str, box, size: int, color, align: str = "center", face: str = "default") -> None:
+    """Draw `label` inside `box` (see `text_box`) in font `face`."""
+    x, y, x_end, y_end = text_box(label, box, size, align, face)
     width, height = x_end - x, y_end - y
     if not frame.flags.c_contiguous:
-        blend(frame, text_mask(label, size), x, y, color)
+        blend(frame, text_mask(label, size, face), x, y, color)
     elif " " in label:
-        _blend_rows(frame, _phrase_alpha(label, size, width, height), x, y, color)
+        _blend_rows(frame, _phrase_alpha(label, size, width, height, face), x, y, color)
     else:
-        dx, dy, alpha = _word_alpha(label, size)
+        dx, dy, alpha = _word_alpha(label, size, face)
         if alpha is not None:
             _blend_rows(frame, alpha, x + dx, y + dy, color)
 

@@ -57,6 +57,12 @@ class Theme:
     border: tuple[int, int, int]
     accent: tuple[int, int, int]
     font_size: int
+    # Per-episode widget style (the open world varies it; the closed world's look is the defaults).
+    face: str = "default"  # font face, a name of render.FACES
+    border_width: int = 1  # of buttons and fields
+    corner: int = 0  # pixels cut from each corner of buttons and fields, a rounded look
+    focus: int = -1  # which button or field shows a keyboard-focus ring (its index mod their count; <0 none)
+    plain: bool = False  # toolkit look: buttons in the control colour instead of a random one
 
     @staticmethod
     def random(rng: np.random.Generator, size: int) -> Theme:
@@ -80,6 +86,37 @@ class Theme:
         # Font size scales with the screen: 224 px -> 9..13 px.
         theme.font_size = int(rng.integers(9, 14) * size / 224)
         theme.font_size = max(theme.font_size, 7)
+        return theme
+
+    @staticmethod
+    def open_world(rng: np.random.Generator, size: int, faces: tuple[str, ...]) -> Theme:
+        """The open world's themes: the closed world's dark and coloured-light ones, and the light toolkit
+        looks of Tk, GTK and a plain web page (grey or white, thin borders, dark text), each jittered, with
+        a font face of `faces`, a wider range of font sizes and a per-episode widget style."""
+        kind, face, font, border, corner, focus = rng.integers(0, 1 << 30, 6).tolist()
+        kind = ("dark", "light", "tk", "gtk", "web")[kind % 5]
+        if kind in ("dark", "light"):
+            theme = Theme.random(rng, size)
+        else:
+            noise = iter(rng.integers(-8, 9, (7, 3)).tolist())
+
+            def jitter(base):
+                return tuple(min(255, max(0, b + n)) for b, n in zip(base, next(noise), strict=True))
+
+            desktop = tuple(int(v) for v in rng.integers(60, 200, 3))
+            palette = {  # window, title bar, title text, text, control, border, accent
+                "tk": ((217, 217, 217), (200, 200, 205), (0, 0, 0), (0, 0, 0), (217, 217, 217), (140, 140, 140), (74, 105, 189)),
+                "gtk": ((246, 245, 244), (235, 235, 235), (46, 52, 54), (46, 52, 54), (237, 235, 233), (205, 199, 194), (53, 132, 228)),
+                "web": ((255, 255, 255), (241, 243, 244), (32, 33, 36), (32, 33, 36), (248, 249, 250), (218, 220, 224), (26, 115, 232)),
+            }[kind]  # fmt: skip
+            window, bar, title, text, control, edge, accent = palette
+            theme = Theme(False, desktop, jitter(window), jitter(bar), title, text, jitter(control), jitter(edge),
+                          jitter(accent), 0, plain=True)  # fmt: skip
+        theme.font_size = max(7, int((8 + font % 9) * size / 224))  # 224 px -> 8..16 px
+        theme.face = faces[face % len(faces)]
+        theme.border_width = (0, 1, 1, 2)[border % 4]
+        theme.corner = (0, 0, 1, 2, 3)[corner % 5]
+        theme.focus = focus % 8 - 3  # none 3 times in 8
         return theme
 
 
@@ -118,24 +155,38 @@ class Scene:
         for element in self.elements:
             if element.visible:
                 DRAW.get(element.role, draw_box)(frame, element, self.theme)
+        if self.theme.focus >= 0:
+            focusable = [e for e in self.elements if e.visible and e.role in ("button", "field")]
+            if focusable:
+                x0, y0, x1, y1 = focusable[self.theme.focus % len(focusable)].box
+                render.border(frame, (x0 - 2, y0 - 2, x1 + 2, y1 + 2), self.theme.accent)
         return frame
 
     def element_list(self) -> list[dict[str, Any]]:
-        """The privileged `info["elements"]`: role, label, box as fractions, target flag, and text_box:
-        where the label's text is drawn (fractions), or None when it is not drawn. Icons drawn in a named
+        """The privileged `info["elements"]`: role, label, box as fractions, target flag, text_box: where the
+        label's text is drawn (fractions), or None when it is not drawn, and char_boxes: an (n, 4) float32
+        array of each label character's box (fractions; see render.char_boxes), or None with text_box. Icons drawn in a named
         colour (the Icon family's) also give their `colour` and `shape` names, and text fields `focused`."""
         s = float(self.size)
 
         def fractions(box):
             return (box[0] / s, box[1] / s, box[2] / s, box[3] / s)
 
+        face = self.theme.face
         elements = []
         for e in self.elements:
             if e.visible:
                 place = label_place(e)
-                text_box = fractions(render.text_box(e.label, *place[:1], e.font_size, place[1])) if place else None
+                text_box = char_boxes = None
+                if place:
+                    pixels = render.text_box(e.label, place[0], e.font_size, place[1], face)
+                    text_box = fractions(pixels)
+                    offset = np.array(pixels[:2] * 2, np.float32)
+                    char_boxes = (
+                        render.char_boxes(e.label, e.font_size, face).astype(np.float32) + offset
+                    ) / np.float32(s)
                 elements.append({"role": e.role, "label": e.label, "box": fractions(e.box), "target": e.target,
-                                 "text_box": text_box})  # fmt: skip
+                                 "text_box": text_box, "char_boxes": char_boxes})  # fmt: skip
                 if "colour" in e.data:
                     elements[-1].update(colour=e.data["colour"], shape=e.data["shape"])
                 if e.role == "field":
@@ -167,10 +218,27 @@ def label_place(e: Element) -> tuple[tuple[int, int, int, int], str] | None:
     return e.box, "center"
 
 
-def draw_label(frame, e: Element, color) -> None:
+def draw_label(frame, e: Element, color, theme: Theme) -> None:
     place = label_place(e)
     if place is not None:
-        render.text(frame, e.label, place[0], e.font_size, color, place[1])
+        render.text(frame, e.label, place[0], e.font_size, color, place[1], theme.face)
+
+
+def draw_control(frame, box, fill, border, theme: Theme, width: int = 1) -> None:
+    """A button's or field's body in the episode's widget style: `width` scales the theme's border width
+    (0: flat), and the theme's corner cuts the corners."""
+    width *= theme.border_width
+    if theme.corner == 0:
+        if width:
+            render.framed(frame, box, fill, border, width)
+        else:
+            render.fill(frame, box, fill)
+        return
+    x0, y0, x1, y1 = box
+    c = min(theme.corner, (x1 - x0) // 4, (y1 - y0) // 4)
+    for colour, inset in ((border, 0), (fill, width)) if width else ((fill, 0),):
+        render.fill(frame, (x0 + inset + c, y0 + inset, x1 - inset - c, y1 - inset), colour)
+        render.fill(frame, (x0 + inset, y0 + inset + c, x1 - inset, y1 - inset - c), colour)
 
 
 def draw_box(frame, e: Element, theme: Theme) -> None:
@@ -178,8 +246,8 @@ def draw_box(frame, e: Element, theme: Theme) -> None:
     if e.role in ("menu", "menu_item", "context_item", "list_item", "label"):
         render.fill(frame, e.box, e.fill)
     else:
-        render.framed(frame, e.box, e.fill, theme.border)
-    draw_label(frame, e, e.ink)
+        draw_control(frame, e.box, e.fill, theme.border, theme)
+    draw_label(frame, e, e.ink, theme)
 
 
 def draw_window(frame, e: Element, theme: Theme) -> None:
@@ -192,7 +260,7 @@ def draw_window(frame, e: Element, theme: Theme) -> None:
         render.fill(frame, e.box, e.fill)
         render.fill(frame, (x0, y0, x1, y0 + bar), theme.title_bar)
         render.border(frame, e.box, theme.border)
-    draw_label(frame, e, theme.title_text)
+    draw_label(frame, e, theme.title_text, theme)
 
 
 def draw_icon(frame, e: Element, theme: Theme) -> None:
@@ -217,18 +285,18 @@ def draw_icon(frame, e: Element, theme: Theme) -> None:
         render.fill(frame, (gx, y0 + side // 8, gx + side, y0 + side // 4), e.fill)
     else:
         render.shape(frame, glyph, (gx, y0, gx + side, y0 + side), e.fill)
-    draw_label(frame, e, theme.text)
+    draw_label(frame, e, theme.text, theme)
 
 
 def draw_field(frame, e: Element, theme: Theme) -> None:
     x0, y0, x1, y1 = e.box
     focused = e.data.get("focused")
-    render.framed(frame, e.box, e.fill, theme.accent if focused else theme.border, 2 if focused else 1)
+    draw_control(frame, e.box, e.fill, theme.accent if focused else theme.border, theme, 2 if focused else 1)
     content = e.data.get("text", "")
     if content:
-        render.text(frame, content, (x0 + 3, y0, x1, y1), e.font_size, e.ink, "left")
+        render.text(frame, content, (x0 + 3, y0, x1, y1), e.font_size, e.ink, "left", theme.face)
     if e.data.get("focused"):
-        cx = x0 + 4 + (render.text_size(content, e.font_size)[0] if content else 0)
+        cx = x0 + 4 + (render.text_size(content, e.font_size, theme.face)[0] if content else 0)
         render.fill(frame, (cx, y0 + 3, cx + 1, y1 - 3), e.ink)
 
 
@@ -242,7 +310,7 @@ def draw_slider(frame, e: Element, theme: Theme) -> None:
 
 
 def draw_text_label(frame, e: Element, theme: Theme) -> None:
-    draw_label(frame, e, e.ink)
+    draw_label(frame, e, e.ink, theme)
 
 
 DRAW = {
@@ -283,6 +351,9 @@ def grid_boxes(
 
 
 def random_colour(rng: np.random.Generator, theme: Theme) -> tuple[int, int, int]:
-    """A control colour readable on the theme (light on dark themes, pale on light ones)."""
+    """A control colour readable on the theme (light on dark themes, pale on light ones); toolkit themes
+    draw their controls in the control colour."""
+    if theme.plain:
+        return theme.control
     low, high = (60, 160) if theme.dark else (150, 250)
     return tuple(int(v) for v in rng.integers(low, high, 3))

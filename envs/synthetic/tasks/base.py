@@ -6,6 +6,8 @@ A family is a small `Task` subclass with three hooks:
     mutating the scene (and calling `self.scene.changed()`) for multi-step tasks;
   - `expert()` returns the right next action in the current state.
 Every random draw comes from `self.rng` (the env's `np_random`), so episodes are reproducible.
+Words, looks and wording come from the task's world (`world.py`): `self.pick(kind, pool)` draws names,
+`self.say(phrases, **slots)` writes the instruction, `self.text_size` measures text in the episode's font.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from minvla_gym.actions import CLICK, MOUSE_PRESSES, make_action
-from minvla_gym.envs.synthetic.scene import Element, Scene, Theme
+from minvla_gym.envs.synthetic import render
+from minvla_gym.envs.synthetic.scene import Element, Scene
+from minvla_gym.envs.synthetic.world import CLOSED, ClosedWorld, OpenWorld, Phrases
 
 
 class Outcome(enum.Enum):
@@ -29,10 +33,12 @@ class Task:
     family: ClassVar[str]  # registered as MinVLA-Synthetic-<family>-v0
     max_steps: ClassVar[int] = 5  # max_episode_steps of that id; the expert needs fewer
 
-    def __init__(self, rng: np.random.Generator, size: int):
+    def __init__(self, rng: np.random.Generator, size: int, world: ClosedWorld | OpenWorld = CLOSED):
         self.rng = rng
         self.size = size
-        self.theme = Theme.random(rng, size)
+        self.world = world
+        self.theme = world.theme(rng, size)
+        self.case = world.case(rng)  # how the episode's labels are written (the open world varies it)
         self.scene = Scene(size, self.theme)
         self.instruction = ""
         self.build()
@@ -69,6 +75,23 @@ class Task:
     def sample(self, options, count: int) -> list:
         """`count` distinct items of a sequence."""
         return [options[int(i)] for i in self.rng.choice(len(options), size=count, replace=False)]
+
+    def pick(self, kind: str, pool, count: int | None = None):
+        """`count` distinct names (or one, when count is None) of `kind` ("word", "label", "name", "file"):
+        from `pool` in the closed world, from the split's vocabulary in the open one."""
+        return self.world.pick(self, kind, pool, count)
+
+    def pool(self, kind: str, pool) -> tuple:
+        """All the names of `kind` this world draws from (`pool` in the closed world)."""
+        return self.world.pool(kind, pool)
+
+    def say(self, phrases: Phrases, **slots) -> str:
+        """The instruction: one of the world's templates in `phrases`, filled with `slots`."""
+        return self.world.say(self, phrases, **slots)
+
+    def text_size(self, text: str, size: int) -> tuple[int, int]:
+        """(width, height) of `text` at `size` in the episode's font face."""
+        return render.text_size(text, size, self.theme.face)
 
     def fraction(self, x: float, y: float) -> tuple[float, float]:
         """Pixel coordinates -> fractions of the screen, as actions use them."""

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from minvla_gym.envs.synthetic import render
 from minvla_gym.envs.synthetic.scene import Element, grid_boxes, random_colour
 from minvla_gym.envs.synthetic.tasks.base import Outcome, Task
 from minvla_gym.envs.synthetic.words import LABELS
+from minvla_gym.envs.synthetic.world import Phrases
 
-TEMPLATES = (
-    "click the {label} button",
-    "press the {label} button",
-    "click on {label}",
-    "hit the button labelled {label}",
-    "select the '{label}' button",
-)
+PHRASES = Phrases(
+    v0=(
+        "click the {label} button",
+        "press the {label} button",
+        "click on {label}",
+        "hit the button labelled {label}",
+        "select the '{label}' button",
+    ),
+    train=(
+        "click the {label} button", "press the {label} button", "click on {label}", "hit the button labelled {label}",
+        "select the {label} button", "click {label}", "press {label}", "choose {label}",
+        "click the button that says {label}", "find the {label} button and click it", "tap {label}",
+    ),
+    test=("hit {label}", "push the {label} button", "click the button called {label}", "select the button named {label}"),
+)  # fmt: skip
 
 
 class ClickTask(Task):
@@ -21,12 +29,12 @@ class ClickTask(Task):
     max_steps = 5
 
     def build(self) -> None:
-        _, area = self.window(self.choice(LABELS).capitalize())
+        _, area = self.window(self.pick("name", LABELS).capitalize())
         count = int(self.rng.integers(2, 10))
-        labels = self.sample(LABELS, count)
+        labels = self.pick("label", LABELS, count)
         size = self.theme.font_size
         pad = int(self.rng.integers(4, 10))
-        width = max(render.text_size(label, size)[0] for label in labels) + 2 * pad
+        width = max(self.text_size(label, size)[0] for label in labels) + 2 * pad
         height = size + int(self.rng.integers(6, 12))
         while True:  # shrink until the buttons fit the window
             try:
@@ -41,7 +49,7 @@ class ClickTask(Task):
         ]
         self.target = self.choice(self.buttons)
         self.target.target = True
-        self.instruction = self.choice(TEMPLATES).format(label=self.target.label)
+        self.instruction = self.say(PHRASES, label=self.target.label)
 
     def check(self, action) -> Outcome:
         return self.click_outcome(action, self.target, self.buttons)

@@ -12,6 +12,7 @@ from minvla_gym.envs.synthetic.scene import Element
 from minvla_gym.envs.synthetic.tasks.base import Outcome, Task
 from minvla_gym.envs.synthetic.tasks.icon import place_icons
 from minvla_gym.envs.synthetic.words import COLOURS, FILE_EXTENSIONS, FILE_STEMS, FOLDER_NAMES, LABELS
+from minvla_gym.envs.synthetic.world import Phrases
 
 FOLDER, FILE, APP = range(3)
 NAMES = {
@@ -19,11 +20,28 @@ NAMES = {
     FILE: tuple(f"{stem}.{extension}" for stem in FILE_STEMS for extension in FILE_EXTENSIONS),
     APP: tuple(label.capitalize() for label in LABELS),
 }
-TEMPLATES = {
-    FOLDER: ("open the {name} folder", "double-click the {name} folder", "open the folder named {name}", "open {name}"),
-    FILE: ("open {name}", "double-click {name}", "open the file {name}", "double-click the file called {name}"),
-    APP: ("open the {name} app", "launch {name}", "double-click the {name} icon", "start the {name} application"),
-}
+# The kind of name each icon kind draws in the open world (the closed world draws from NAMES).
+KINDS = {FOLDER: "name", FILE: "file", APP: "name"}
+PHRASES = {
+    FOLDER: Phrases(
+        v0=("open the {name} folder", "double-click the {name} folder", "open the folder named {name}", "open {name}"),
+        train=("open the {name} folder", "double-click the {name} folder", "open the folder named {name}", "open {name}",
+               "go to the {name} folder", "double-click {name}", "open the folder {name}", "show the contents of {name}"),
+        test=("browse the {name} folder", "go into {name}"),
+    ),
+    FILE: Phrases(
+        v0=("open {name}", "double-click {name}", "open the file {name}", "double-click the file called {name}"),
+        train=("open {name}", "double-click {name}", "open the file {name}", "double-click the file called {name}",
+               "open the document {name}", "double-click the file {name}", "view {name}"),
+        test=("load the file {name}", "open up {name}"),
+    ),
+    APP: Phrases(
+        v0=("open the {name} app", "launch {name}", "double-click the {name} icon", "start the {name} application"),
+        train=("open the {name} app", "launch {name}", "double-click the {name} icon", "start the {name} application",
+               "open {name}", "launch the {name} app", "run {name}"),
+        test=("fire up {name}", "start {name}"),
+    ),
+}  # fmt: skip
 FOLDER_FILLS = ((235, 190, 60), (90, 150, 230), (240, 160, 60))
 APP_FILLS = tuple(COLOURS.values())
 
@@ -39,8 +57,13 @@ def file_icon(role: str, kind: int, name: str, pick: int, dark: bool) -> Element
     return Element(role, (0, 0, 0, 0), name, fill, data={"shape": shape, "kind": kind})
 
 
-def distinct_names(kinds: list[int], picks: list[int]) -> list[str]:
+def distinct_names(task: Task, kinds: list[int], picks: list[int]) -> list[str]:
     """A name from its kind's pool for each icon, no two alike ignoring case ("Music" folder vs app)."""
+    if task.world.open:  # one draw per kind of name, so folders and apps never share one
+        drawn = {
+            k: iter(task.pick(k, (), [KINDS[kind] for kind in kinds].count(k))) for k in sorted(set(KINDS.values()))
+        }
+        return [next(drawn[KINDS[kind]]) for kind in kinds]
     names, seen = [], set()
     for kind, pick in zip(kinds, picks, strict=True):
         pool = NAMES[kind]
@@ -61,7 +84,7 @@ class DoubleClickTask(Task):
         # kind, name and look of every icon in one draw (moduli are tiny next to 2**30: no visible bias)
         kinds, picks, looks = rng.integers(0, 1 << 30, (3, count)).tolist()
         kinds = [kind % 3 for kind in kinds]
-        names = distinct_names(kinds, picks)
+        names = distinct_names(self, kinds, picks)
         taskbar = int(rng.integers(0, 2)) * (theme.font_size + 8)
         if taskbar:
             self.scene.add(Element("taskbar", (0, s - taskbar, s, s), fill=theme.title_bar))
@@ -73,7 +96,7 @@ class DoubleClickTask(Task):
         self.icons = place_icons(self, (4, 4, s - 4, s - 4 - taskbar), icons, side)
         self.target = self.choice(self.icons)
         self.target.target = True
-        self.instruction = self.choice(TEMPLATES[self.target.data["kind"]]).format(name=self.target.label)
+        self.instruction = self.say(PHRASES[self.target.data["kind"]], name=self.target.label)
 
     def check(self, action) -> Outcome:
         if action["type"] not in MOUSE_PRESSES:

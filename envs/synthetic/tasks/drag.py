@@ -9,25 +9,42 @@ target file itself change nothing.
 from __future__ import annotations
 
 from minvla_gym.actions import DRAG, MOUSE_PRESSES
-from minvla_gym.envs.synthetic import render
 from minvla_gym.envs.synthetic.scene import Element, grid_boxes
 from minvla_gym.envs.synthetic.tasks.base import Outcome, Task
 from minvla_gym.envs.synthetic.words import FILE_EXTENSIONS, FILE_STEMS, FOLDER_NAMES
+from minvla_gym.envs.synthetic.world import Phrases
 
-TO_FOLDER = (
-    "drag {file} to the {dest} folder",
-    "move {file} into {dest}",
-    "put {file} in the {dest} folder",
-    "drop {file} onto the {dest} folder",
-    "drag the file {file} into {dest}",
-)
-TO_TRASH = (
-    "move {file} into the trash",
-    "drag {file} to the trash",
-    "put {file} in the trash",
-    "throw {file} away by dragging it to the trash",
-    "delete {file} by moving it to the trash",
-)
+TO_FOLDER = Phrases(
+    v0=(
+        "drag {file} to the {dest} folder",
+        "move {file} into {dest}",
+        "put {file} in the {dest} folder",
+        "drop {file} onto the {dest} folder",
+        "drag the file {file} into {dest}",
+    ),
+    train=(
+        "drag {file} to the {dest} folder", "move {file} into {dest}", "put {file} in the {dest} folder",
+        "drop {file} onto the {dest} folder", "drag the file {file} into {dest}", "drag {file} onto {dest}",
+        "move the file {file} to the {dest} folder", "drag and drop {file} into {dest}", "file {file} under {dest}",
+        "place {file} in {dest}",
+    ),
+    test=("relocate {file} to {dest}", "shift {file} over to the {dest} folder", "carry {file} into {dest}"),
+)  # fmt: skip
+TO_TRASH = Phrases(
+    v0=(
+        "move {file} into the trash",
+        "drag {file} to the trash",
+        "put {file} in the trash",
+        "throw {file} away by dragging it to the trash",
+        "delete {file} by moving it to the trash",
+    ),
+    train=(
+        "move {file} into the trash", "drag {file} to the trash", "put {file} in the trash",
+        "throw {file} away by dragging it to the trash", "delete {file} by moving it to the trash",
+        "drag {file} onto the trash", "drop {file} in the trash", "trash {file}",
+    ),
+    test=("get rid of {file} using the trash", "discard {file} into the trash"),
+)  # fmt: skip
 FOLDER_FILLS = ((235, 190, 60), (90, 150, 230), (240, 160, 60), (120, 190, 120))
 FILE_FILLS = ((255, 255, 255), (225, 235, 250), (250, 240, 215))
 TRASH_FILL = (150, 155, 165)
@@ -41,19 +58,24 @@ class DragTask(Task):
         rng, s, theme = self.rng, self.size, self.theme
         files, folders = int(rng.integers(2, 7)), int(rng.integers(1, 5))
         exts = rng.integers(0, len(FILE_EXTENSIONS), files).tolist()
-        names = [f"{stem}.{FILE_EXTENSIONS[e]}" for stem, e in zip(self.sample(FILE_STEMS, files), exts, strict=True)]
-        folder_names = self.sample(FOLDER_NAMES, folders)
+        if self.world.open:
+            names = self.pick("file", (), files)
+        else:
+            names = [
+                f"{stem}.{FILE_EXTENSIONS[e]}" for stem, e in zip(self.sample(FILE_STEMS, files), exts, strict=True)
+            ]
+        folder_names = self.pick("name", FOLDER_NAMES, folders)
         looks = rng.integers(0, 12, files + folders).tolist()  # fills, taken modulo the palette sizes
 
         if s >= 128 and rng.random() < 0.5:  # a file manager window, or the bare desktop
-            _, area = self.window(self.choice(("Files", "Home", "Explorer", self.choice(FOLDER_NAMES))))
+            _, area = self.window(self.choice(("Files", "Home", "Explorer", self.pick("name", FOLDER_NAMES))))
         else:
             area = (4, 4, s - 4, s - 4)
         size = max(7, theme.font_size - 1)
         side = max(10, int(rng.integers(16, 28) * s / 224))
         labels = names + folder_names + ["Trash"]
-        width = max(max(render.text_size(label, size)[0] for label in labels) + 4, side)
-        text_h = render.text_size("x", size)[1] + 1
+        width = max(max(self.text_size(label, size)[0] for label in labels) + 4, side)
+        text_h = self.text_size("x", size)[1] + 1
         gap = int(rng.integers(3, 12))
         while True:  # fewer distractors until every icon fits; tighter icons on tiny screens
             try:
@@ -86,10 +108,10 @@ class DragTask(Task):
         self.file.target = True
         if rng.random() < 0.3:
             self.destination = self.trash
-            self.instruction = self.choice(TO_TRASH).format(file=self.file.label)
+            self.instruction = self.say(TO_TRASH, file=self.file.label)
         else:
             self.destination = self.choice(self.folders)
-            self.instruction = self.choice(TO_FOLDER).format(file=self.file.label, dest=self.destination.label)
+            self.instruction = self.say(TO_FOLDER, file=self.file.label, dest=self.destination.label)
 
     def check(self, action) -> Outcome:
         kind = action["type"]

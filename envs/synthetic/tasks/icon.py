@@ -11,22 +11,40 @@ from minvla_gym.envs.synthetic import render
 from minvla_gym.envs.synthetic.scene import Element, grid_boxes
 from minvla_gym.envs.synthetic.tasks.base import Outcome, Task
 from minvla_gym.envs.synthetic.words import COLOURS, LABELS
+from minvla_gym.envs.synthetic.world import Phrases
 
-BY_LOOK = (
-    "click the {colour} {shape}",
-    "click the {colour} {shape} icon",
-    "click on the {colour} {shape}",
-    "select the {colour} {shape}",
-    "find the {colour} {shape} and click it",
-    "click the {shape} that is {colour}",
-)
-BY_LABEL = (
-    "click the icon labelled {label}",
-    "click the {label} icon",
-    "click the icon named {label}",
-    "select the icon called {label}",
-    "click the {colour} {shape} labelled {label}",
-)
+BY_LOOK = Phrases(
+    v0=(
+        "click the {colour} {shape}",
+        "click the {colour} {shape} icon",
+        "click on the {colour} {shape}",
+        "select the {colour} {shape}",
+        "find the {colour} {shape} and click it",
+        "click the {shape} that is {colour}",
+    ),
+    train=(
+        "click the {colour} {shape}", "click the {colour} {shape} icon", "click on the {colour} {shape}",
+        "select the {colour} {shape}", "find the {colour} {shape} and click it", "click the {shape} that is {colour}",
+        "press the {colour} {shape}", "choose the {colour} {shape} icon", "tap the {colour} {shape}",
+        "click the {colour} one that is a {shape}",
+    ),
+    test=("hit the {colour} {shape}", "pick the {shape} coloured {colour}", "click the {shape} in {colour}"),
+)  # fmt: skip
+BY_LABEL = Phrases(
+    v0=(
+        "click the icon labelled {label}",
+        "click the {label} icon",
+        "click the icon named {label}",
+        "select the icon called {label}",
+        "click the {colour} {shape} labelled {label}",
+    ),
+    train=(
+        "click the icon labelled {label}", "click the {label} icon", "click the icon named {label}",
+        "select the icon called {label}", "click the {colour} {shape} labelled {label}", "click {label}",
+        "press the {label} icon", "choose the icon {label}", "select {label}", "tap the {label} icon",
+    ),
+    test=("hit the {label} icon", "pick the icon with the caption {label}", "click the {shape} called {label}"),
+)  # fmt: skip
 COLOUR_NAMES = tuple(COLOURS)
 COLOUR_VALUES = np.array(list(COLOURS.values()))
 # Labels that are not colour or shape words ("orange" under a pink diamond would mislead).
@@ -43,8 +61,8 @@ def place_icons(task: Task, area, icons: list[Element], side: int) -> list[Eleme
     from the end of the list.
     """
     size = max(7, task.theme.font_size - 1)
-    widths = [max(side, render.text_size(icon.label, size)[0] + 4) if icon.label else side for icon in icons]
-    height = side + (render.text_size("x", size)[1] if any(icon.label for icon in icons) else 0)
+    widths = [max(side, task.text_size(icon.label, size)[0] + 4) if icon.label else side for icon in icons]
+    height = side + (task.text_size("x", size)[1] if any(icon.label for icon in icons) else 0)
     count, gap = len(icons), int(task.rng.integers(4, 12))
     while True:
         try:
@@ -67,7 +85,7 @@ class IconTask(Task):
     def build(self) -> None:
         rng, s = self.rng, self.size
         if rng.random() < 0.6:
-            _, area = self.window(self.choice(LABELS).capitalize())
+            _, area = self.window(self.pick("name", LABELS).capitalize())
         else:  # icons straight on the desktop
             area = (4, 4, s - 4, s - 4)
         by_label = bool(rng.random() < 0.35)
@@ -87,7 +105,7 @@ class IconTask(Task):
             colour = colour0 if relation in (SAME_COLOUR, SAME_LOOK) else (colour0 + 1 + dc % (nc - 1)) % nc
             shape = shape0 if relation in (SAME_SHAPE, SAME_LOOK) else (shape0 + 1 + ds % (ns - 1)) % ns
             looks.append((colour, shape))
-        labels = self.sample(ICON_LABELS, count) if labelled else [""] * count
+        labels = self.pick("label", ICON_LABELS, count) if labelled else [""] * count
         # Each icon's named colour, jittered a little (one array op for all of them).
         fills = np.clip(COLOUR_VALUES[[colour for colour, _ in looks]] + rng.integers(-14, 15, (count, 3)), 0, 255)
         icons = []
@@ -99,7 +117,7 @@ class IconTask(Task):
         self.target = self.icons[0]
         self.target.target = True
         words = {"colour": COLOUR_NAMES[colour0], "shape": render.SHAPES[shape0], "label": labels[0]}
-        self.instruction = self.choice(BY_LABEL if by_label else BY_LOOK).format(**words)
+        self.instruction = self.say(BY_LABEL if by_label else BY_LOOK, **words)
 
     def check(self, action) -> Outcome:
         return self.click_outcome(action, self.target, self.icons)

@@ -11,9 +11,10 @@ from minvla_gym.envs.synthetic import render
 from minvla_gym.envs.synthetic.scene import DRAW, Element, Theme
 from minvla_gym.envs.synthetic.tasks.base import Outcome, Task
 from minvla_gym.envs.synthetic.words import LABELS
+from minvla_gym.envs.synthetic.world import Phrases
 
-# A word processor's menus, in menu-bar order. Each scene shows at least 6 of them (as many as fit)
-# and drops a few items of each, so positions cannot be memorised.
+# A word processor's menus, in menu-bar order (the open world makes up its own each episode). Each scene
+# shows at least 6 of them (as many as fit) and drops a few items of each, so positions cannot be memorised.
 MENUS = {
     "File": ("New", "Open", "Save", "Save as", "Export", "Print", "Close", "Exit"),
     "Edit": ("Undo", "Redo", "Cut", "Copy", "Paste", "Select all", "Find", "Replace"),
@@ -25,16 +26,24 @@ MENUS = {
     "Window": ("Minimize", "New window", "Arrange all", "Split"),
     "Help": ("Contents", "Search", "Shortcuts", "Check updates", "About"),
 }
-HEADERS = tuple(MENUS)
 MIN_HEADERS = 6
-TEMPLATES = (
-    "open the {menu} menu and choose {item}",
-    "choose {menu} > {item}",
-    "from the {menu} menu pick {item}",
-    "click {item} in the {menu} menu",
-    "select {item} from the {menu} menu",
-    "go to {menu} and click {item}",
-)
+PHRASES = Phrases(
+    v0=(
+        "open the {menu} menu and choose {item}",
+        "choose {menu} > {item}",
+        "from the {menu} menu pick {item}",
+        "click {item} in the {menu} menu",
+        "select {item} from the {menu} menu",
+        "go to {menu} and click {item}",
+    ),
+    train=(
+        "open the {menu} menu and choose {item}", "choose {menu} > {item}", "from the {menu} menu pick {item}",
+        "click {item} in the {menu} menu", "select {item} from the {menu} menu", "go to {menu} and click {item}",
+        "open {menu} and click {item}", "in the {menu} menu, click {item}", "use {menu} > {item}",
+        "choose {item} under {menu}",
+    ),
+    test=("navigate to {menu} > {item}", "find {item} in the {menu} menu and click it", "pick {menu}, then {item}"),
+)  # fmt: skip
 APPS = ("Writer", "Editor", "Notes", "Docs", "Pages", "Word")
 ESCAPE = HOTKEY_INDEX["escape"]
 
@@ -66,7 +75,7 @@ def open_popup(task: Task, labels, x: int, y: int, role: str, size: int, flip: b
     """
     s = task.size
     row = min(size + 6, (s - 4) // len(labels))
-    w = max(render.text_size(label, size)[0] for label in labels) + 2 * (size // 2 + 3)
+    w = max(task.text_size(label, size)[0] for label in labels) + 2 * (size // 2 + 3)
     h = row * len(labels) + 4
     if flip:
         x = x - w if x + w > s - 2 else x
@@ -101,29 +110,34 @@ class MenuTask(Task):
 
     def build(self) -> None:
         rng, theme = self.rng, self.theme
-        window, (_, _, _, bottom) = self.window(f"{self.choice(LABELS)}.doc - {self.choice(APPS)}")
-        menu = self.choice(HEADERS)
+        window, (_, _, _, bottom) = self.window(f"{self.pick('word', LABELS)}.doc - {self.pick('name', APPS)}")
+        menus = MENUS
+        if self.world.open:  # menus of any words: nine headers of eight items each, all distinct
+            items = self.pick("label", (), 8 * len(MENUS))
+            menus = {h: tuple(items[8 * i : 8 * i + 8]) for i, h in enumerate(self.pick("name", (), len(MENUS)))}
+        all_headers = tuple(menus)
+        menu = self.choice(all_headers)
         # Each menu keeps each of its items with probability 0.8, and all of them if fewer than 4 remain.
-        keep = (rng.random((len(HEADERS), 8)) < 0.8).tolist()
+        keep = (rng.random((len(all_headers), 8)) < 0.8).tolist()
         self.menus = {}
-        for header, flags in zip(HEADERS, keep, strict=True):
-            kept = [item for item, flag in zip(MENUS[header], flags, strict=False) if flag]
-            self.menus[header] = kept if len(kept) >= 4 else MENUS[header]
+        for header, flags in zip(all_headers, keep, strict=True):
+            kept = [item for item, flag in zip(menus[header], flags, strict=False) if flag]
+            self.menus[header] = kept if len(kept) >= 4 else menus[header]
         item = self.choice(self.menus[menu])
 
         # The menu bar: 6 to 9 headers in their usual order. Where they do not fit, the padding, the
         # number of headers (down to 6), then the font shrink; fewer headers only on tiny screens.
-        spare = [h for h in HEADERS if h not in ("File", menu)]
+        spare = [h for h in all_headers if h not in (all_headers[0], menu)]  # the first menu (File) always shows
         order = [spare[i] for i in rng.permutation(len(spare)).tolist()]  # the order they are dropped in
-        dropped = set(order[: len(HEADERS) - int(rng.integers(MIN_HEADERS, len(HEADERS) + 1))])
-        headers = [h for h in HEADERS if h not in dropped]
+        dropped = set(order[: len(all_headers) - int(rng.integers(MIN_HEADERS, len(all_headers) + 1))])
+        headers = [h for h in all_headers if h not in dropped]
         order = [h for h in order if h not in dropped]
         size = theme.font_size
         min_size = max(7, round(9 * self.size / 224))
         x0, x1 = window.box[0] + 1, window.box[2] - 1
         pad, snug = size // 2, max(3, 3 * self.size // 224)
         while True:
-            widths = [render.text_size(h, size)[0] + 2 * pad for h in headers]
+            widths = [self.text_size(h, size)[0] + 2 * pad for h in headers]
             if sum(widths) <= x1 - x0 - 2:
                 break
             if pad > snug:
@@ -150,10 +164,11 @@ class MenuTask(Task):
         # Some document text below, as decoration (words may repeat: one draw for all of them).
         y, line_h = top + bar_h + 4, theme.font_size + 4
         lines = max(0, min(int(rng.integers(2, 9)), (bottom - y) // line_h))
-        words = iter(rng.integers(0, len(LABELS), 5 * lines).tolist())
+        pool = self.pool("word", LABELS)
+        words = iter(rng.integers(0, len(pool), 5 * lines).tolist())
         for length in rng.integers(2, 6, lines).tolist():
-            line = [LABELS[next(words)] for _ in range(length)]
-            while len(line) > 1 and render.text_size(" ".join(line), theme.font_size)[0] > x1 - x0 - 12:
+            line = [pool[next(words)] for _ in range(length)]
+            while len(line) > 1 and self.text_size(" ".join(line), theme.font_size)[0] > x1 - x0 - 12:
                 line.pop()  # keep the line inside the window
             box = (x0 + 6, y, x1, y + line_h)
             self.scene.add(Element("label", box, " ".join(line), ink=theme.text, font_size=theme.font_size))
@@ -163,7 +178,7 @@ class MenuTask(Task):
         self.open: str | None = None  # the header whose dropdown shows
         self.items: list[Element] = []
         self.headers[menu].target = True
-        self.instruction = self.choice(TEMPLATES).format(menu=menu, item=item)
+        self.instruction = self.say(PHRASES, menu=menu, item=item)
 
     def check(self, action) -> Outcome:
         kind = action["type"]

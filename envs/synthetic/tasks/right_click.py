@@ -14,19 +14,31 @@ from minvla_gym.envs.synthetic.tasks.double_click import FILE, FOLDER, distinct_
 from minvla_gym.envs.synthetic.tasks.icon import place_icons
 from minvla_gym.envs.synthetic.tasks.menu import close_popup, in_popup, open_popup
 from minvla_gym.envs.synthetic.words import FOLDER_NAMES
+from minvla_gym.envs.synthetic.world import Phrases
 
 # Context menu entries in display order; a scene shows 4-8 of them, the instructed one included.
 FILE_ITEMS = ("Open", "Open with", "Cut", "Copy", "Duplicate", "Rename", "Compress", "Share", "Print",
               "Move to trash", "Delete", "Copy path", "Properties")  # fmt: skip
 FOLDER_ITEMS = ("Open", "Open in new window", "Cut", "Copy", "Paste", "Rename", "Compress", "Share",
                 "Pin to sidebar", "Delete", "Properties")  # fmt: skip
-TEMPLATES = (
-    "right-click {name} and choose {item}",
-    "open the context menu of {name} and select {item}",
-    "right-click on {name}, then click {item}",
-    "pick {item} from the right-click menu of {name}",
-    "in the context menu of {name}, choose {item}",
-)
+PHRASES = Phrases(
+    v0=(
+        "right-click {name} and choose {item}",
+        "open the context menu of {name} and select {item}",
+        "right-click on {name}, then click {item}",
+        "pick {item} from the right-click menu of {name}",
+        "in the context menu of {name}, choose {item}",
+    ),
+    train=(
+        "right-click {name} and choose {item}", "open the context menu of {name} and select {item}",
+        "right-click on {name}, then click {item}", "pick {item} from the right-click menu of {name}",
+        "in the context menu of {name}, choose {item}", "right-click {name} and select {item}",
+        "right-click {name}, then press {item}", "use the context menu on {name} to choose {item}",
+        "right-click {name} and click {item}", "choose {item} from the context menu of {name}",
+    ),
+    test=("right-click {name} then hit {item}", "bring up the menu of {name} and pick {item}",
+          "with a right-click on {name}, select {item}"),
+)  # fmt: skip
 ESCAPE = HOTKEY_INDEX["escape"]
 
 
@@ -37,13 +49,13 @@ class RightClickTask(Task):
     def build(self) -> None:
         rng, s, theme = self.rng, self.size, self.theme
         if rng.random() < 0.6:
-            _, area = self.window(f"{self.choice(FOLDER_NAMES)} - Files")
+            _, area = self.window(f"{self.pick('name', FOLDER_NAMES)} - Files")
         else:  # files straight on the desktop
             area = (4, 4, s - 4, s - 4)
         count = int(rng.integers(3, 10))
         kinds, picks, looks = rng.integers(0, 1 << 30, (3, count)).tolist()
         kinds = [FOLDER if kind % 10 < 3 else FILE for kind in kinds]  # 30% folders
-        names = distinct_names(kinds, picks)
+        names = distinct_names(self, kinds, picks)
         icons = [
             file_icon("folder" if kind == FOLDER else "file", kind, name, look, theme.dark)
             for kind, name, look in zip(kinds, names, looks, strict=True)
@@ -52,13 +64,15 @@ class RightClickTask(Task):
         self.target = self.choice(self.files)
         # The menu: 4-8 entries in display order, the instructed one among them.
         entries = FOLDER_ITEMS if self.target.role == "folder" else FILE_ITEMS
+        if self.world.open:  # the open world's context menus say anything, as menus of real apps do
+            entries = tuple(self.pick("label", entries, len(entries)))
         chosen = rng.random(len(entries)).argsort()[: int(rng.integers(4, 9))]
         self.entries = [entries[i] for i in sorted(chosen.tolist())]
         self.item = self.choice(self.entries)
         self.menu: list[Element] = []  # the open context menu's items
         self.target.target = True
         name = f"the {self.target.label} folder" if self.target.role == "folder" else self.target.label
-        self.instruction = self.choice(TEMPLATES).format(name=name, item=self.item)
+        self.instruction = self.say(PHRASES, name=name, item=self.item)
         self.font = self.files[0].font_size
 
     def check(self, action) -> Outcome:

@@ -15,20 +15,43 @@ import dataclasses
 import numpy as np
 
 from minvla_gym.actions import CLICK, MAX_SCROLL, MOUSE_PRESSES, SCROLL
-from minvla_gym.envs.synthetic import render
 from minvla_gym.envs.synthetic.scene import DRAW, Element, draw_box
 from minvla_gym.envs.synthetic.tasks.base import Outcome, Task
 from minvla_gym.envs.synthetic.words import LABELS
+from minvla_gym.envs.synthetic.world import Phrases
 
-TEMPLATES = (
-    "find {item} in the list and select it",
-    "click {item} in the list (scroll if needed)",
-    "select {item} from the list",
-    "scroll the list to {item} and click it",
-    "pick {item} in the list",
+PHRASES = Phrases(
+    v0=(
+        "find {item} in the list and select it",
+        "click {item} in the list (scroll if needed)",
+        "select {item} from the list",
+        "scroll the list to {item} and click it",
+        "pick {item} in the list",
+    ),
+    train=(
+        "find {item} in the list and select it", "click {item} in the list (scroll if needed)",
+        "select {item} from the list", "scroll the list to {item} and click it", "pick {item} in the list",
+        "scroll to {item} and click it", "click {item} in the list", "choose {item} from the list",
+        "select the list item {item}", "find {item} in the list and click it",
+    ),
+    test=("locate {item} in the list and pick it", "look for {item} in the list and select it",
+          "in the list, choose {item}"),
+)  # fmt: skip
+# Said only when the item is below (DOWN) or above (UP) the shown rows.
+DOWN = Phrases(
+    v0=("scroll down to {item} and click it", "scroll down the list and click {item}"),
+    train=(
+        "scroll down to {item} and click it",
+        "scroll down the list and click {item}",
+        "scroll down and select {item}",
+    ),
+    test=("go down the list to {item} and click it",),
 )
-DOWN = ("scroll down to {item} and click it", "scroll down the list and click {item}")
-UP = ("scroll up to {item} and click it", "scroll up the list and click {item}")
+UP = Phrases(
+    v0=("scroll up to {item} and click it", "scroll up the list and click {item}"),
+    train=("scroll up to {item} and click it", "scroll up the list and click {item}", "scroll up and select {item}"),
+    test=("go up the list to {item} and click it",),
+)
 BUTTONS = ("OK", "Cancel", "Open", "Select", "Close", "Add", "Remove")
 
 
@@ -50,20 +73,21 @@ class ScrollTask(Task):
 
     def build(self) -> None:
         rng, s, theme = self.rng, self.size, self.theme
-        _, (x0, y0, x1, y1) = self.window(self.choice(LABELS).capitalize())
+        _, (x0, y0, x1, y1) = self.window(self.pick("name", LABELS).capitalize())
         size = theme.font_size
         count, visible = (int(v) for v in rng.integers((10, 4), (41, 9)))
-        words = sorted(self.sample(LABELS, count))
-        self.items = [w.capitalize() for w in words] if rng.random() < 0.5 else words
+        words = sorted(self.pick("label", LABELS, count), key=str.lower)
+        capitalise = rng.random() < 0.5  # the open world's labels come in the episode's case instead
+        self.items = [w.capitalize() for w in words] if capitalise and not self.world.open else words
         item_h = size + int(rng.integers(5, 11))
         partial = 0 if rng.random() < 0.4 else int(rng.integers(item_h // 3, 2 * item_h // 3 + 1))
         bar_w = max(6, int(rng.integers(7, 13) * s / 224))
 
         # Optional dialog buttons in a column on the right, then the list in the room left of them.
-        buttons = self.sample(BUTTONS, int(rng.integers(0, 4)))
-        button_w = max((render.text_size(b, size)[0] for b in buttons), default=0) + 16
+        buttons = self.pick("label", BUTTONS, int(rng.integers(0, 4)))
+        button_w = max((self.text_size(b, size)[0] for b in buttons), default=0) + 16
         button_h = size + 8
-        text_w = max(render.text_size(item, size)[0] for item in self.items)
+        text_w = max(self.text_size(item, size)[0] for item in self.items)
         room = x1 - x0 - (button_w + 8 if buttons else 0)
         if room < text_w + 10 + bar_w:  # small screens: the list gets the whole width
             buttons, room = [], x1 - x0
@@ -96,12 +120,12 @@ class ScrollTask(Task):
         self.top = 0 if rng.random() < 0.5 else int(rng.integers(0, count - visible + 1))
         self._scroll_to(self.top)
         item = self.items[self.index]
-        templates = TEMPLATES
+        phrases = PHRASES
         if self.index >= self.top + visible:
-            templates += DOWN
+            phrases += DOWN
         elif self.index < self.top:
-            templates += UP
-        self.instruction = self.choice(templates).format(item=item)
+            phrases += UP
+        self.instruction = self.say(phrases, item=item)
 
     def _scroll_to(self, top: int) -> None:
         """Show items from `top` on, move the scrollbar's thumb, and mark what the expert points at next."""
@@ -141,8 +165,7 @@ class ScrollTask(Task):
     def expert(self):
         if self._shown():
             return self.act("click", self.slots[self.index - self.top])
-        # To the middle row, not just into view: a scroll a few notches off still shows the item whole. (With
-        # "just far enough", a policy's scroll one notch short left it out of view, and the policy then clicked
-        # a neighbour: session 8, docs/policy.md.)
+        # To the middle row, not just into view: a scroll a few notches off still shows the item whole, where
+        # "just far enough" leaves it out of view after a scroll one notch short, and a neighbour gets clicked.
         top = int(np.clip(self.index - self.visible // 2, 0, len(self.items) - self.visible))
         return self.act("scroll", self.list, scroll=int(np.clip(top - self.top, -MAX_SCROLL, MAX_SCROLL)))

@@ -12,22 +12,31 @@ from __future__ import annotations
 import numpy as np
 
 from minvla_gym.actions import DRAG, MOUSE_PRESSES
-from minvla_gym.envs.synthetic import render
 from minvla_gym.envs.synthetic.scene import Element
 from minvla_gym.envs.synthetic.tasks.base import Outcome, Task
+from minvla_gym.envs.synthetic.world import Phrases
 
 NAMES = (
     "volume", "brightness", "zoom", "contrast", "speed", "opacity", "balance", "bass", "treble",
     "saturation", "size", "quality", "warmth", "gain",
 )  # fmt: skip
-TEMPLATES = (
-    "set the {name} slider to {value}",
-    "drag the {name} slider to {value}",
-    "move the {name} slider to {value}%",
-    "adjust {name} to {value}",
-    "change the {name} to {value} percent",
-    "slide {name} to {value}",
-)
+PHRASES = Phrases(
+    v0=(
+        "set the {name} slider to {value}",
+        "drag the {name} slider to {value}",
+        "move the {name} slider to {value}%",
+        "adjust {name} to {value}",
+        "change the {name} to {value} percent",
+        "slide {name} to {value}",
+    ),
+    train=(
+        "set the {name} slider to {value}", "drag the {name} slider to {value}", "move the {name} slider to {value}%",
+        "adjust {name} to {value}", "change the {name} to {value} percent", "slide {name} to {value}",
+        "set {name} to {value}", "make {name} {value}", "put the {name} slider at {value}",
+        "drag {name} to {value}%",
+    ),
+    test=("turn {name} to {value}", "bring the {name} slider to {value}", "set the {name} level to {value} percent"),
+)  # fmt: skip
 BUTTONS = ("OK", "Cancel", "Apply", "Reset", "Close", "Done")
 TITLES = ("Settings", "Sound", "Display", "Preferences", "Adjust", "Mixer", "Camera")
 TOLERANCE = 4  # a drop this close to the stated value counts, as a person's hand would
@@ -38,7 +47,7 @@ def dialog_buttons(task: Task, words, right: int, bottom: int, height: int) -> l
     theme, size = task.theme, task.theme.font_size
     buttons = []
     for word in words:
-        width = render.text_size(word, size)[0] + 14
+        width = task.text_size(word, size)[0] + 14
         box = (right - 4 - width, bottom - height - 2, right - 4, bottom - 2)
         buttons.append(task.scene.add(Element("button", box, word, theme.control, theme.text, size)))
         right -= width + 6
@@ -51,13 +60,13 @@ class SliderTask(Task):
 
     def build(self) -> None:
         rng, s, theme = self.rng, self.size, self.theme
-        _, (x0, y0, x1, y1) = self.window(self.choice(TITLES))
+        _, (x0, y0, x1, y1) = self.window(self.pick("name", TITLES))
         size = theme.font_size
-        text_h = render.text_size("x", size)[1]
+        text_h = self.text_size("x", size)[1]
         knob_w, knob_h = (max(4, int(v * s / 224)) for v in rng.integers((6, 12), (11, 17)))
         track_h = max(knob_h, text_h, int(16 * s / 224))  # tall enough for the ticks below the line
         row = text_h + track_h + int(rng.integers(4, 14) * s / 224)
-        buttons = self.sample(BUTTONS, int(rng.integers(0, 3)))
+        buttons = self.pick("label", BUTTONS, int(rng.integers(0, 3)))
         button_h = size + 8
         if y1 - y0 - button_h - 6 < row:  # tiny screens: room for one slider and no buttons
             buttons = []
@@ -68,7 +77,7 @@ class SliderTask(Task):
         left, right = x0 + knob_w // 2 + 2 + inset[0], x1 - knob_w // 2 - 2 - inset[1]
         top = y0 + int(rng.integers(0, max(0, rows_room - count * row) + 1))
 
-        names = self.sample(NAMES, count)
+        names = self.pick("word", NAMES, count)
         values = rng.integers(0, 101, count).tolist()
         self.sliders, self.knobs, self.labels = [], [], []
         for i, (name, value) in enumerate(zip(names, values, strict=True)):
@@ -92,9 +101,11 @@ class SliderTask(Task):
         goals = [v for v in range(0, 101, 5) if abs(v - current) >= 15]
         self.goal = self.choice(goals)
         name = names[self.index]
-        self.instruction = self.choice(TEMPLATES).format(
-            name=name if rng.random() < 0.5 else name.capitalize(), value=self.goal
-        )
+        if self.world.open:  # the open world writes names in any case
+            self.instruction = self.say(PHRASES, name=name, value=self.goal)
+        else:  # the closed world draws its template before the name's case
+            template = self.choice(PHRASES.v0)
+            self.instruction = template.format(name=name if rng.random() < 0.5 else name.capitalize(), value=self.goal)
 
     # ------------------------------------------------------------ value <-> pixels
 

@@ -10,25 +10,36 @@ instruction, so a policy can copy it as a span of the instruction's tokens.
 from __future__ import annotations
 
 from minvla_gym.actions import CLICK, DOUBLE_CLICK, RIGHT_CLICK, TYPE
-from minvla_gym.envs.synthetic import render
 from minvla_gym.envs.synthetic.scene import Element
 from minvla_gym.envs.synthetic.tasks.base import Outcome, Task
 from minvla_gym.envs.synthetic.tasks.slider import dialog_buttons
 from minvla_gym.envs.synthetic.words import COLOURS, LABELS
+from minvla_gym.envs.synthetic.world import Phrases
 
-TEMPLATES = (
-    "click the {field} field and type {text}",
-    "type '{text}' into the {field} field",
-    "enter {text} in the {field} box",
-    "fill in the {field} field with {text}",
-    "write {text} in the {field} field",
-)
+PHRASES = Phrases(
+    v0=(
+        "click the {field} field and type {text}",
+        "type '{text}' into the {field} field",
+        "enter {text} in the {field} box",
+        "fill in the {field} field with {text}",
+        "write {text} in the {field} field",
+    ),
+    train=(
+        "click the {field} field and type {text}", "type {text} into the {field} field", "enter {text} in the {field} box",
+        "fill in the {field} field with {text}", "write {text} in the {field} field", "type {text} in {field}",
+        "put {text} in the {field} field", "set {field} to {text}", "enter {text} as the {field}",
+        "click {field} and type {text}",
+    ),
+    test=("input {text} into the {field} field", "fill {field} with {text}", "key in {text} for {field}"),
+)  # fmt: skip
 ANIMALS = ("tiger", "zebra", "panda", "koala", "eagle", "falcon", "otter")
 HANDLES = LABELS[LABELS.index("apple") :]  # fruit, animal and nature words: plausible user names
 DOMAINS = ("mail.com", "example.org", "inbox.net", "post.com")
 FIELDS = ("Name", "Email", "Age", "City", "Username", "Phone", "Title", "Search", "Amount", "Company", "Comment")
 BUTTONS = ("Submit", "Cancel", "Save", "Send", "Reset", "Clear")
 TITLES = ("Sign up", "Profile", "Contact", "Order", "Account", "Register", "Details")
+# What the open world's fields ask for: their names are any word, so the kind of text is drawn.
+TEXT_KINDS = ("Name", "Email", "Username", "Age", "Amount", "Phone", "Title", "City")
 
 
 class TypeTask(Task):
@@ -37,21 +48,21 @@ class TypeTask(Task):
 
     def build(self) -> None:
         rng, theme = self.rng, self.theme
-        _, (x0, y0, x1, y1) = self.window(self.choice(TITLES))
+        _, (x0, y0, x1, y1) = self.window(self.pick("name", TITLES))
         size = theme.font_size
-        text_h = render.text_size("x", size)[1]
+        text_h = self.text_size("x", size)[1]
         field_h = text_h + int(rng.integers(4, 9))
         # Labels above the fields, or to their left where the window is wide enough.
-        above = bool(rng.random() < 0.4) or x1 - x0 < 4 * render.text_size("Username", size)[0]
+        above = bool(rng.random() < 0.4) or x1 - x0 < 4 * self.text_size("Username", size)[0]
         row = field_h + (text_h if above else 0) + int(rng.integers(4, 12))
-        buttons = self.sample(BUTTONS, int(rng.integers(1, 3)))
+        buttons = self.pick("label", BUTTONS, int(rng.integers(1, 3)))
         button_h = size + 8
         rows_room = y1 - y0 - button_h - 8
         if rows_room < 2 * row:  # small screens: the fields come first
             buttons, rows_room = [], y1 - y0 - 4
         count = max(1, min(int(rng.integers(2, 6)), rows_room // row))
-        names = self.sample(FIELDS, count)
-        label_w = 0 if above else max(render.text_size(name, size)[0] for name in names) + 6
+        names = self.pick("name", FIELDS, count)
+        label_w = 0 if above else max(self.text_size(name, size)[0] for name in names) + 6
         left = x0 + int(rng.integers(2, 16))
         fx0 = left + label_w
         fx1 = x1 - int(rng.integers(2, max(3, (x1 - fx0) // 4)))
@@ -82,7 +93,7 @@ class TypeTask(Task):
         if self.focused is not None:
             self.focused.data["focused"] = True
         name = self.field.label if rng.random() < 0.5 else self.field.label.lower()
-        self.instruction = self.choice(TEMPLATES).format(field=name, text=self.text)
+        self.instruction = self.say(PHRASES, field=name, text=self.text)
 
     def _text(self, field: str) -> str:
         """Lowercase words, numbers or an email address that fit the field.
@@ -91,12 +102,14 @@ class TypeTask(Task):
         word: a fresh string costs ~0.6 ms to rasterise, a cached one nothing.
         """
         rng = self.rng
+        if self.world.open:
+            field = self.choice(TEXT_KINDS)
         if field == "Name":
-            return f"{self.choice(tuple(COLOURS))} {self.choice(ANIMALS)}"
+            return f"{self.choice(tuple(COLOURS))} {self.pick('word', ANIMALS)}"
         if field == "Email":
-            return f"{self.choice(HANDLES)}@{self.choice(DOMAINS)}"
+            return f"{self.pick('word', HANDLES)}@{self.choice(DOMAINS)}"
         if field == "Username":
-            return f"{self.choice(HANDLES)}{int(rng.integers(1, 10))}"
+            return f"{self.pick('word', HANDLES)}{int(rng.integers(1, 10))}"
         if field == "Age":
             return str(int(rng.integers(18, 91)))
         if field == "Amount":
@@ -104,8 +117,8 @@ class TypeTask(Task):
         if field == "Phone":  # 555-0100..0199: the numbers set aside for fiction
             return f"555 01{int(rng.integers(0, 100)):02d}"
         if field in ("Title", "Search", "Comment"):
-            return " ".join(self.sample(LABELS, int(rng.integers(1, 4))))
-        return self.choice(LABELS)
+            return " ".join(self.pick("word", LABELS, int(rng.integers(1, 4))))
+        return self.pick("word", LABELS)
 
     def _focus(self, field: Element) -> None:
         if self.focused is not None:
