@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -442,12 +443,18 @@ class VLA(nn.Module):
         return actions, torch.sigmoid(heads["confidence"]).cpu().numpy()
 
     def act_batch(self, obs_batch: dict[str, Any]) -> list[dict[str, Any]]:
-        """Stacked observations (as vector envs give) -> one action of the one space per observation."""
+        """Stacked observations (as vector envs give) -> a list, one action of the one space per observation;
+        `minvla_gym.stack_actions(actions)` batches them for `VectorEnv.step`."""
         return self.predict(obs_batch)[0]
 
     def act(self, obs: dict[str, Any]) -> dict[str, Any]:
         """One observation -> one action of the one space (valid for any weights)."""
         return self.act_batch({k: np.asarray(v)[None] for k, v in obs.items() if k in ("image", "instruction")})[0]
+
+    @classmethod
+    def from_pretrained(cls, spec="small", device: str | torch.device = "cpu", announce: bool = False) -> VLA:
+        """A shipped name (`"small"`), a checkpoint folder or a run folder (its best/, else last/): `find_checkpoint`."""
+        return cls.from_checkpoint(find_checkpoint(spec, announce), device=device)
 
     # ------------------------------------------------------------ checkpoints
 
@@ -519,3 +526,61 @@ def action_kl(heads: dict[str, torch.Tensor], reference: dict[str, torch.Tensor]
         current, target = (torch.sigmoid(h[key + "_offset"][rows, index]) for h in (heads, reference))
         total = total + (current - target).abs().sum(-1).mean()
     return total
+
+
+# ---------------------------------------------------------------- finding checkpoints
+
+# Weights that ship inside the package (minvla_gym/checkpoints/<name>), by name: `--model small`.
+SHIPPED = ("small",)
+
+
+def shipped_checkpoint(name: str) -> Path:
+    import minvla_gym  # its folder, wherever the package-dir mapping put this module
+
+    return Path(minvla_gym.__file__).resolve().parent / "checkpoints" / name
+
+
+def find_checkpoint(spec: str | Path, announce: bool = False) -> Path:
+    """The checkpoint folder that `spec` names: a shipped name (`small`), a checkpoint folder (config.json and
+    model.safetensors), or a run folder (`minvla train` / `finetune --out`), whose best/ is taken, else last/.
+
+    `announce` says on stderr which folder of a run was picked. Raises CheckpointError naming what is missing.
+    """
+    if str(spec) in SHIPPED:
+        return shipped_checkpoint(str(spec))
+    path = Path(spec)
+    if path.is_file() and path.name == WEIGHTS_FILE:
+        path = path.parent
+    if not path.exists():
+        raise CheckpointError(
+            f"{path}: no such folder (give a checkpoint or run folder, or one of {' '.join(SHIPPED)})"
+        )
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: not a folder (give a checkpoint or run folder, or one of {' '.join(SHIPPED)})")
+    if (path / CONFIG_FILE).exists() or (path / WEIGHTS_FILE).exists():
+        return path
+    for sub in ("best", "last"):
+        if (path / sub / WEIGHTS_FILE).is_file():
+            if announce:
+                print(f"{path} is a run folder: using its {sub}/ checkpoint", file=sys.stderr)
+            return path / sub
+    raise CheckpointError(
+        f"{path}: neither a checkpoint ({CONFIG_FILE}, {WEIGHTS_FILE}) nor a run folder (best/, last/)"
+    )
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """ "auto" is cuda when available, else cpu; an unusable device is a ValueError saying why."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: CUDA is not available on this machine (use cpu or auto)")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return device
