@@ -24,7 +24,7 @@ Stage 6 (runs/pretrain6): 45 more minutes from stage 5's final weights, stage 5'
 `STAGE6_FAMILIES`: Scroll, the weakest family, drawn for 8 of every 19 samples.
 Stage 7 (runs/pretrain7): 25 minutes of PPO on Scroll from stage 6's final weights (`minvla finetune`: lr 5e-5,
 2 epochs, seed 1), with 4 anchor steps after each update that hold the other nine families at stage 6's action
-distribution (--bc-target start --bc-families others; docs/rl.md, issue 5's recipe). Behaviour cloning treats a
+distribution (--bc-target start --bc-families others; docs/rl.md). Behaviour cloning treats a
 wrong click and a wrong scroll alike, though only the click ends the episode; PPO learns from the outcome.
 Stage 8 (runs/pretrain8): the same for 25 more minutes from stage 7's VLA (seed 2; the anchor holds stage 7's).
 Stages 9 and 10 (runs/pretrain9, runs/pretrain10): the same twice more, each from stage 8's VLA (seeds 3 and 4).
@@ -96,7 +96,7 @@ def later_stage(stage: int, previous: TrainConfig, minutes: float, families: str
 
 def ppo_stage(stage: int, model: str, minutes: float, out: str) -> FinetuneConfig:
     """Stages 7-10: PPO on Scroll (lr 5e-5, 2 epochs), 4 anchor steps after each update holding the other nine
-    families at the starting VLA's action distribution (issue 5's recipe, docs/rl.md)."""
+    families at the starting VLA's action distribution (docs/rl.md)."""
     return FinetuneConfig(model=model, env="MinVLA-Synthetic-Scroll-v0", timesteps=10**7, minutes=minutes,
                           out=out + str(stage), lr=5e-5, n_epochs=2, eval_episodes=0, threads=2, seed=stage - 6,
                           bc_steps=4, bc_batch_size=32, bc_target="start", bc_families="others")  # fmt: skip

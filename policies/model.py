@@ -11,9 +11,9 @@ Heads (the factors of the flat MultiDiscrete twin in `minvla_gym.wrappers`, plus
     point, end_point                                           see below
     text_start, text_end (L + 1 positions each)                 one logit per instruction token
 
-Point head, `point_head="patch"` (the default; it grounds better, see docs/policy.md): a logit per patch,
-`linear(patch) + query . key(patch)` (the dot product lets the instruction pick the patch), plus a sigmoid
-offset inside each patch. The point is ((col + off_x) / G, (row + off_y) / G) for the argmax patch; in the
+Point head, `point_head="patch"` (the default, because choosing a patch grounds better than regressing x, y): a
+logit per patch, `linear(patch) + query . key(patch)` (the dot product lets the instruction pick the patch),
+plus a sigmoid offset inside each patch. The point is ((col + off_x) / G, (row + off_y) / G) for the argmax patch; in the
 flat twin it falls into x bin `floor(x * coord_bins)` (and y likewise), and `flat_logits` gives the x/y bin
 marginals of the patch distribution. `point_head="regress"` is the original minVLA's head: sigmoid(linear(act)).
 
@@ -70,12 +70,12 @@ class VLAConfig:
     coord_bins: int = DEFAULT_COORD_BINS  # x/y bins of the flat twin (flat_logits)
     point_head: str = "patch"  # "patch": classify the patch + offset; "regress": predict x, y directly
     aux_weight: float = 0.5  # weight of the reading losses (from the generator's element lists)
-    # Weight of the glyph loss on the stem's own tokens: at aux_weight, among ~18 losses, the stem read 14% of
-    # first glyphs after 936 steps; alone (examples/reading_probe.py) it read 40% after 300.
+    # Weight of the glyph loss on the stem's own tokens: at aux_weight, among ~18 losses, the other losses drown
+    # the letters in the stem's gradient; the stem alone (examples/reading_probe.py) learns them several times faster.
     stem_glyph_weight: float = 5.0
     # Residual depthwise-conv blocks before the transformer, on the patch grid (3 x 7) and on the instruction's
     # bytes (5): a label spans ~2-6 patches and a word ~3-12 bytes, and attention over learned absolute
-    # positions was slow to join them (session 4: glyphs read 81-93% per patch, the label's first letter 18-35%).
+    # positions is slow to join them: the patches read their glyphs long before they agree on the label's first letter.
     # 0 (the default, so checkpoints from before it still load) leaves them out; the presets use 2.
     mix_layers: int = 0
 
@@ -219,8 +219,8 @@ class VLA(nn.Module):
         self.target_chars = nn.Linear(d, LABEL_CHARS * CHARS)
         # Look losses: the colour and shape of the icon under each patch, and of the target (from the act token,
         # through the same head, so both sides name colours alike); and whether a field's patch is the focused
-        # field's. Without them the Icon family's misses were mostly the right shape in the wrong colour (113 of
-        # 162 on 600 episodes), and the Type family's failures typing into the wrong focused field (36 of 40).
+        # field's. Without them the Icon family's misses are mostly the right shape in the wrong colour, and the
+        # Type family's failures mostly typing into the wrong focused field.
         self.look_head = nn.Linear(d, len(LOOK_COLOURS) + 1 + len(LOOK_SHAPES) + 1 + 1)  # colour | shape | focus
         # Word loss: the whole label over each patch, and the target's from the act token, through one head.
         # The character losses name a label's first three letters, which sorted lists share (reload, remove,
