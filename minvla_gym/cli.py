@@ -41,7 +41,8 @@ class ShowDefaults(argparse.HelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if "%(default)" in text or action.default in (None, False, "", argparse.SUPPRESS) or not action.option_strings:
+        hidden = action.default is None or action.default is False or action.default in ("", argparse.SUPPRESS)
+        if "%(default)" in text or hidden or not action.option_strings:  # 0 is a default to show; False is not
             return text
         return text + " (default: %(default)s)"
 
