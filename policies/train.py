@@ -303,7 +303,7 @@ class ProgressBar:
                  enabled: bool = True):  # fmt: skip
         from tqdm.auto import tqdm
 
-        self.timed, self.unit, self.done = budget_min > 0, unit, done
+        self.timed, self.unit, self.done, self.values = budget_min > 0, unit, done, {}
         if self.timed:
             fmt = "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} min [{elapsed}<{remaining}{postfix}]"
             self.bar = tqdm(total=budget_min, initial=elapsed_min, desc=desc, bar_format=fmt, disable=not enabled,
@@ -315,11 +315,13 @@ class ProgressBar:
     def advance(self, done: int, elapsed_min: float) -> None:
         self.done = done
         if self.timed:
+            self.bar.set_postfix({self.unit: done, **self.values}, refresh=False)
             self.bar.update(min(elapsed_min, self.bar.total) - self.bar.n)
         else:
             self.bar.update(done - self.bar.n)
 
     def set_postfix(self, **values) -> None:
+        self.values = values
         self.bar.set_postfix({self.unit: self.done, **values} if self.timed else values)
 
 

@@ -106,6 +106,8 @@ def test_version_and_defaults_in_every_help(capsys):
             main([command, "--help"])
         text = " ".join(capsys.readouterr().out.split())
         assert "(default: " in text, command
+        if command in ("collect", "train", "eval", "quickstart", "finetune"):
+            assert "(default: 0)" in text, command  # --seed 0: a zero is a default to show
         if command in ("train", "quickstart", "finetune", "eval", "run"):
             assert "auto (cuda if available)" in text, command  # one --device default everywhere
         if command in ("train", "quickstart", "finetune"):

@@ -88,6 +88,7 @@ def test_record_video_writes_an_episode(tmp_path):
 def test_a_time_budgeted_bar_counts_minutes_to_the_budget(capsys):
     bar = ProgressBar(10**9, 0, budget_min=2.0, elapsed_min=0.0, desc="train")
     bar.advance(40, 0.5)
+    assert "step=40" in str(bar.bar)  # the count shows without a postfix of the caller's
     bar.set_postfix(loss="1.0")
     text = str(bar.bar)
     bar.close()
