@@ -83,7 +83,7 @@ def main() -> None:
 
         torch.set_num_threads(min(4, os.cpu_count() or 1))
         vla = (
-            VLA.from_checkpoint(args.model)
+            VLA.from_pretrained(args.model)
             if args.model
             else VLA(VLAConfig.preset("small", image_size=args.size)).eval()
         )

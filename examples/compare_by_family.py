@@ -1,7 +1,7 @@
 """Success per task family of one or more VLA checkpoints on the same episodes, each against the first.
 
     python examples/compare_by_family.py runs/pretrain3/last runs/pretrain4/last runs/quickstart/last \
-        --episodes 1000 --json docs/curves/by_family_1000.json
+        --episodes 1000 --json runs/by_family_1000.json
 
 Every checkpoint plays seeds 0..N-1 of every `MinVLA-Synthetic-<Family>-v0` (`evaluate_by_family`); the table
 gives the rates, their mean (families weigh equally, as in MinVLA-Synthetic-v0), and for the later checkpoints
@@ -24,7 +24,7 @@ args = parser.parse_args()
 
 outcomes, rates = {}, {}  # checkpoint -> family -> [success per episode] / success rate
 for checkpoint in args.checkpoints:
-    policy = VLA.from_checkpoint(checkpoint)
+    policy = VLA.from_pretrained(checkpoint)  # a checkpoint or run folder, or "small"
     results = evaluate_by_family(policy, args.episodes, env_kwargs={"size": policy.config.image_size})
     outcomes[checkpoint] = {family: [e.success for e in result.records] for family, result in results.items()}
     rates[checkpoint] = {family: result.success_rate for family, result in results.items()}

@@ -31,7 +31,7 @@ parser.add_argument("--episodes", type=int, default=100, help="episodes per fami
 parser.add_argument("--oracle", default=None, help="also play this family with expert parts substituted")
 parser.add_argument("--endings", default=None, help="also tally how this family's episodes end")
 args = parser.parse_args()
-model = VLA.from_checkpoint(args.model)
+model = VLA.from_pretrained(args.model)  # a checkpoint or run folder, or "small"
 span = LABEL_CHARS * CHARS
 
 

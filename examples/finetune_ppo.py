@@ -1,7 +1,7 @@
 """Fine-tune a behaviour-cloned VLA with PPO (stable-baselines3), export it back, and compare success.
 
     python examples/finetune_ppo.py [CHECKPOINT] [ENV_ID] [STEPS]
-    python examples/finetune_ppo.py runs/quickstart/best MinVLA-Synthetic-Drag-v0 8192
+    python examples/finetune_ppo.py runs/quickstart MinVLA-Synthetic-Drag-v0 8192     # or small: the shipped VLA
 
 Without a checkpoint it starts from a fresh tiny VLA, just to show the plumbing (expect ~0% either way).
 """
@@ -17,7 +17,7 @@ args = sys.argv[1:]
 checkpoint = args[0] if len(args) > 0 else None
 env_id = args[1] if len(args) > 1 else "MinVLA-Synthetic-Click-v0"
 steps = int(args[2]) if len(args) > 2 else 1024
-vla = VLA.from_checkpoint(checkpoint) if checkpoint else VLA(VLAConfig.preset("tiny", image_size=128))
+vla = VLA.from_pretrained(checkpoint) if checkpoint else VLA(VLAConfig.preset("tiny", image_size=128))
 screen = {"size": vla.config.image_size}  # the VLA sees the screen size it was trained on
 before = minvla_gym.evaluate(vla, env_id, episodes=100, seed=0, env_kwargs=screen, progress=False)
 

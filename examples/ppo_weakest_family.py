@@ -1,8 +1,8 @@
-"""Issue 5's experiment: PPO fine-tunes a behaviour-cloned VLA on its weakest family; success before and after.
+"""PPO fine-tunes a behaviour-cloned VLA on its weakest family; success before and after.
 
     python examples/ppo_weakest_family.py runs/quickstart/last --minutes 20 --only --lr 5e-5 --bc-steps 4 \
         --bc-batch-size 32 --bc-target start --bc-families others --episodes 1000 --seed 1 \
-        --out runs/ppo-anchor-seed1                                            # session 8's run (docs/rl.md)
+        --out runs/ppo-anchor-seed1                       # PPO with the KL anchor on the other nine (docs/rl.md)
     python examples/ppo_weakest_family.py runs/quickstart/last --reevaluate --episodes 1000 --out runs/ppo-anchor
 
 1. Evaluate the checkpoint on every family (MinVLA-Synthetic-<Family>-v0, --episodes each, seeds 0..N-1).
@@ -35,7 +35,7 @@ from minvla_gym.policies.model import VLA  # noqa: E402
 
 def success_by_family(checkpoint, episodes: int) -> tuple[dict[str, float], dict[str, list[bool]]]:
     """Success rate per family on seeds 0..episodes-1 of its env, and each episode's outcome (for pairing)."""
-    policy = VLA.from_checkpoint(checkpoint)
+    policy = VLA.from_pretrained(checkpoint)
     results = evaluate_by_family(policy, episodes, env_kwargs={"size": policy.config.image_size})
     outcomes = {family: [episode.success for episode in result.records] for family, result in results.items()}
     return {family: result.success_rate for family, result in results.items()}, outcomes
@@ -43,7 +43,7 @@ def success_by_family(checkpoint, episodes: int) -> tuple[dict[str, float], dict
 
 def main() -> None:  # a function: SubprocVecEnv's workers re-import this file
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", help="behaviour-cloned VLA checkpoint")
+    parser.add_argument("model", help="behaviour-cloned VLA: a checkpoint or run folder, or small")
     parser.add_argument("--minutes", type=float, default=30.0, help="PPO wall time")
     parser.add_argument("--episodes", type=int, default=200, help="evaluation episodes per family")
     parser.add_argument("--family", default=None, help="fine-tune on this family instead of the weakest")
@@ -72,7 +72,7 @@ def main() -> None:  # a function: SubprocVecEnv's workers re-import this file
                          bc_steps=args.bc_steps, bc_batch_size=args.bc_batch_size, bc_lr=args.bc_lr,
                          bc_target=args.bc_target, bc_families=args.bc_families)  # fmt: skip
     summary = previous["ppo"] if args.reevaluate else finetune(cfg)
-    after, won_after = success_by_family(out / "ppo", args.episodes)  # the final policy, not a best-of pick
+    after, won_after = success_by_family(out / "ppo" / "last", args.episodes)  # the final policy, not a best-of pick
     # Same seeds before and after, so the change in a family is episodes gained minus episodes lost.
     flips = {f: {"gained": sum(a and not b for b, a in zip(won_before[f], won_after[f], strict=True)),
                  "lost": sum(b and not a for b, a in zip(won_before[f], won_after[f], strict=True))} for f in FAMILIES}  # fmt: skip

@@ -15,23 +15,21 @@ Stage 3 (runs/pretrain3): 70 more minutes from stage 2's final weights, lr 3e-4 
 its 5e-4 peak), 2% warmup, cosine decay over the last 60%, data seed 3, on `STAGE3_FAMILIES`: the families
 stage 2 left weakest drawn 2-4x as often again.
 Stage 4 (runs/pretrain4): 75 more minutes from stage 3's final weights, stage 3's schedule with data seed 4,
-on `STAGE4_FAMILIES` (Icon raised to Scroll's 4/20), with what stages 1-3 did not have when their weights were
-made (session 9): the Scroll expert's middle-row scrolls, and the look losses (each icon's colour and shape,
-which field is focused). The quickstart uses seed 0; evaluations use small seeds and
+on `STAGE4_FAMILIES` (Icon raised to Scroll's 4/20), with the Scroll expert's middle-row scrolls and the look
+losses (each icon's colour and shape, which field is focused). The quickstart uses seed 0; evaluations use small seeds and
 training seeds are >= 2**62, so no evaluation episode is ever trained on.
 Stage 5 (runs/pretrain5): 60 more minutes from stage 4's final weights, stage 4's schedule with data seed 5, with
-the word loss (session 10: which vocabulary label each patch shows, and the target's), on `STAGE5_FAMILIES`.
+the word loss (which vocabulary label each patch shows, and the target's), on `STAGE5_FAMILIES`.
 Stage 6 (runs/pretrain6): 45 more minutes from stage 5's final weights, stage 5's schedule with data seed 6, on
-`STAGE6_FAMILIES`: Scroll, the one family below 80%, drawn for 8 of every 19 samples (session 11: 12 minutes of
-Scroll alone took it from 65.1% to 72.4% on 1,000 episodes).
+`STAGE6_FAMILIES`: Scroll, the weakest family, drawn for 8 of every 19 samples.
 Stage 7 (runs/pretrain7): 25 minutes of PPO on Scroll from stage 6's final weights (`minvla finetune`: lr 5e-5,
 2 epochs, seed 1), with 4 anchor steps after each update that hold the other nine families at stage 6's action
-distribution (--bc-target start --bc-families others; docs/rl.md, issue 5's recipe). Behaviour cloning treats a
+distribution (--bc-target start --bc-families others; docs/rl.md). Behaviour cloning treats a
 wrong click and a wrong scroll alike, though only the click ends the episode; PPO learns from the outcome.
 Stage 8 (runs/pretrain8): the same for 25 more minutes from stage 7's VLA (seed 2; the anchor holds stage 7's).
 Stages 9 and 10 (runs/pretrain9, runs/pretrain10): the same twice more, each from stage 8's VLA (seeds 3 and 4).
 Stage 11 (runs/pretrain11): the uniform average of stages 9 and 10 (`SOUP_STAGES`, a model soup), the shipped
-checkpoint: on its own each PPO run from stage 8 left Scroll where stage 8 had it (session 14, docs/policy.md).
+checkpoint (runs from the same weights stay in one basin, so their average is a working VLA).
 The same as:
     minvla train --synthetic --preset small --max-iters 1000000 --time-budget 90 --eval-minutes 10
                  --eval-episodes 60 --seed 1 --out runs/pretrain
@@ -58,8 +56,8 @@ The same as:
     minvla finetune --model runs/pretrain6/last --env MinVLA-Synthetic-Scroll-v0 --minutes 25 --timesteps 10000000
                     --lr 5e-5 --n-epochs 2 --threads 2 --seed 1 --eval-episodes 0 --bc-steps 4 --bc-batch-size 32
                     --bc-target start --bc-families others --out runs/pretrain7
-    minvla finetune --model runs/pretrain7 ... --seed 2 --out runs/pretrain8       (the rest as stage 7)
-    minvla finetune --model runs/pretrain8 ... --seed 3 --out runs/pretrain9       (and --seed 4 ... pretrain10)
+    minvla finetune --model runs/pretrain7/last ... --seed 2 --out runs/pretrain8  (the rest as stage 7)
+    minvla finetune --model runs/pretrain8/last ... --seed 3 --out runs/pretrain9  (and --seed 4 ... pretrain10)
 """
 
 import argparse
@@ -71,21 +69,17 @@ from minvla_gym.policies.model import VLA
 from minvla_gym.policies.train import TrainConfig, train
 from minvla_gym.quickstart import PRETRAINED, WEAK_FAMILIES_FIRST
 
-# Stage 2 left, on 200 episodes per family: Scroll 36%, Icon 56.5, Type 65, Slider 78, RightClick 83.5, the
-# others 89.5-100. Scroll gets 4/19 of stage 3's samples, Icon and Type 3/19, Slider and RightClick 2/19.
+# Each stage draws the families that the previous one left weakest more often. Stage 3: Scroll 4/19 of the
+# samples, Icon and Type 3/19, Slider and RightClick 2/19.
 STAGE3_FAMILIES = ("Scroll,Scroll,Scroll,Scroll,Icon,Icon,Icon,Type,Type,Type,Slider,Slider,RightClick,RightClick,"
                    "Menu,Click,DoubleClick,Drag,Hotkey")  # fmt: skip
-# Stage 3 + session 8's quickstart left, on 1,000 episodes per family: Scroll 56.4%, Icon 68.7, Type 79.3, Slider
-# 85.7, RightClick 86.7, the others 92-100. Icon now gets as many samples as Scroll.
+# Stage 4: Icon as many samples as Scroll.
 STAGE4_FAMILIES = ("Scroll,Scroll,Scroll,Scroll,Icon,Icon,Icon,Icon,Type,Type,Type,Slider,Slider,RightClick,"
                    "RightClick,Menu,Click,DoubleClick,Drag,Hotkey")  # fmt: skip
-# Stage 4 left, on 1,000 episodes per family: Scroll 58.7%, Type 83.0, RightClick 85.5, Icon 86.3, Slider 88.9,
-# DoubleClick 89.8 (down 4.3 in stage 4), the others 91.8-99.8. Scroll keeps 4/19; Icon falls back to 2/19 and
-# DoubleClick and Click, which stage 4 lost points on, rise to 2/19.
+# Stage 5: Scroll keeps 4/19; Icon falls back to 2/19, DoubleClick and Click rise to 2/19.
 STAGE5_FAMILIES = ("Scroll,Scroll,Scroll,Scroll,Type,Type,Icon,Icon,DoubleClick,DoubleClick,RightClick,RightClick,"
                    "Slider,Slider,Click,Click,Menu,Drag,Hotkey")  # fmt: skip
-# Stage 5 + session 10's quickstart left, on 1,000 episodes per family: Scroll 65.2%, Type 85.5, RightClick 88.6,
-# Icon 91.0, the others 92.5-100. Scroll takes 8/19; Type and RightClick keep 2/19, the rest 1/19 each.
+# Stage 6: Scroll takes 8/19; Type and RightClick keep 2/19, the rest 1/19 each.
 STAGE6_FAMILIES = ("Scroll,Scroll,Scroll,Scroll,Scroll,Scroll,Scroll,Scroll,Type,Type,RightClick,RightClick,Icon,"
                    "Slider,DoubleClick,Click,Menu,Drag,Hotkey")  # fmt: skip
 
@@ -102,7 +96,7 @@ def later_stage(stage: int, previous: TrainConfig, minutes: float, families: str
 
 def ppo_stage(stage: int, model: str, minutes: float, out: str) -> FinetuneConfig:
     """Stages 7-10: PPO on Scroll (lr 5e-5, 2 epochs), 4 anchor steps after each update holding the other nine
-    families at the starting VLA's action distribution (issue 5's recipe, docs/rl.md)."""
+    families at the starting VLA's action distribution (docs/rl.md)."""
     return FinetuneConfig(model=model, env="MinVLA-Synthetic-Scroll-v0", timesteps=10**7, minutes=minutes,
                           out=out + str(stage), lr=5e-5, n_epochs=2, eval_episodes=0, threads=2, seed=stage - 6,
                           bc_steps=4, bc_batch_size=32, bc_target="start", bc_families="others")  # fmt: skip
@@ -111,7 +105,7 @@ def ppo_stage(stage: int, model: str, minutes: float, out: str) -> FinetuneConfi
 def average_weights(checkpoints: list[str], out: str) -> VLA:
     """The uniform average of the VLAs in `checkpoints` (a model soup: runs from the same weights stay in one basin,
     so their average is a working VLA; Wortsman et al. 2022), saved to `out`."""
-    models = [VLA.from_checkpoint(path) for path in checkpoints]
+    models = [VLA.from_pretrained(path) for path in checkpoints]  # checkpoint or run folders
     states = [model.state_dict() for model in models]
     average = {k: sum(state[k] for state in states) / len(states) if v.is_floating_point() else v
                for k, v in states[0].items()}  # fmt: skip

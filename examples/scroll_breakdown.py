@@ -25,7 +25,7 @@ parser.add_argument("--episodes", type=int, default=1000)
 parser.add_argument("--batch", type=int, default=50, help="episodes played in lockstep (one act_batch per step)")
 parser.add_argument("--png", default=None, help="also save the success-by-group bars here")
 args = parser.parse_args()
-model = VLA.from_checkpoint(args.model)
+model = VLA.from_pretrained(args.model)  # a checkpoint or run folder, or "small"
 
 
 def start_offset(task) -> int:

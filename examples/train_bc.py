@@ -1,6 +1,7 @@
 """Behaviour cloning from Python: train the tiny VLA on the synthetic expert, then evaluate the checkpoint.
 
 Run `python examples/train_bc.py`: about a minute on a laptop CPU (the tiny model: expect a low success rate).
+It writes the run folder runs/example, which a second run refuses to mix into: remove it first.
 """
 
 import minvla_gym  # noqa: F401  (registers MinVLA-Synthetic-v0 and the per-family ids)

@@ -20,7 +20,6 @@ import json
 import math
 import os
 import re
-import sys
 import time
 import zipfile
 import zlib
@@ -529,6 +528,18 @@ class DemoDataset:
         return f"DemoDataset({str(self.root)!r}, episodes={len(self.episodes)}, steps={len(self)})"
 
 
+def collate_steps(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Batch `DemoDataset` steps: `DataLoader(DemoDataset(root), batch_size=32, collate_fn=collate_steps)`.
+
+    Arrays and numbers stack into tensors (the action's fields too), strings become lists, and `elements` stays
+    one list per step, since each screen shows its own number of elements (which torch's default collate
+    cannot stack)."""
+    from torch.utils.data import default_collate
+
+    return {key: [s[key] for s in samples] if key == "elements" else default_collate([s[key] for s in samples])
+            for key in samples[0]}  # fmt: skip
+
+
 def collect(
     env_id: str,
     episodes: int,
@@ -573,7 +584,7 @@ def collect(
                     )
                 done[k] = (bool(meta["success"]), int(meta["num_steps"]))
         todo = [k for k in range(episodes) if k not in done]
-        bar = tqdm(total=episodes, initial=len(done), disable=not progress, unit="ep", desc=f"collect {env_id}")
+        bar = tqdm(total=episodes, initial=len(done), disable=not progress, unit="episode", desc=f"collect {env_id}")
         for k in todo:
             steps = []
             obs, info = env.reset(seed=seed + k)
@@ -603,7 +614,7 @@ def configure_cli(parser) -> None:
     """`minvla collect --env ID --episodes N --out DIR [--seed S]`."""
     parser.add_argument("--env", default="MinVLA-Synthetic-v0", help="env id with a scripted expert")
     parser.add_argument("--episodes", type=int, default=100, help="number of episodes (resumes an existing folder)")
-    parser.add_argument("--out", required=True, help="dataset folder to write")
+    parser.add_argument("--out", default="data/demos", help="dataset folder to write")
     parser.add_argument("--seed", type=int, default=0, help="episode k resets with seed S + k")
     parser.set_defaults(func=_main)
 
@@ -611,11 +622,9 @@ def configure_cli(parser) -> None:
 def _main(args) -> int:
     import minvla_gym  # noqa: F401 - registers the env ids
 
-    try:
-        summary = collect(args.env, args.episodes, args.out, seed=args.seed)
-    except ValueError as error:  # DatasetError included: say what is wrong, no traceback
-        print(f"minvla collect: error: {error}", file=sys.stderr)
-        return 2
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise DatasetError(f"--out {args.out}: is a file, not a dataset folder")
+    summary = collect(args.env, args.episodes, args.out, seed=args.seed)  # bad input: a ValueError for `minvla`
     print(
         f"expert success rate: {summary['success_rate']:.1%} over {summary['episodes']} episodes "
         f"({summary['steps']} steps; {summary['written']} written in {summary['seconds']:.1f}s) -> {args.out}"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
@@ -288,7 +289,7 @@ def evaluate(
             return _Slot(env, obs, record, np.random.default_rng([seed, k]))
 
         slots = [start(env) for env in envs]
-        with tqdm(total=episodes, desc=f"eval {name}", unit="ep", disable=not progress, file=sys.stderr) as bar:
+        with tqdm(total=episodes, desc=f"eval {name}", unit="episode", disable=not progress, file=sys.stderr) as bar:
             while slots:
                 running = []
                 for slot, raw in zip(slots, act(slots), strict=True):
@@ -412,58 +413,66 @@ def contact_sheet(result: EvalResult, path: str | Path, columns: int = 4) -> Pat
 
 
 def configure_cli(parser: argparse.ArgumentParser) -> None:
+    from minvla_gym.cli import DEVICE_HELP
+
     who = parser.add_mutually_exclusive_group(required=True)
-    who.add_argument("--model", metavar="DIR", help="a VLA checkpoint directory (minvla train --out)")
+    who.add_argument("--model", metavar="DIR", help="a checkpoint or run folder (minvla train --out: its best/, "
+                     "else last/), or small: the shipped VLA")  # fmt: skip
     who.add_argument("--expert", action="store_true", help="the env's scripted expert (should score 100%%)")
     who.add_argument("--random", action="store_true", help="a uniformly random policy, seeded: the chance baseline")
-    parser.add_argument("--env", default=DEFAULT_ENV_ID, metavar="ID", help="env id (default %(default)s)")
-    parser.add_argument("--episodes", type=int, default=100, metavar="N", help="episodes (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="episode k uses seed S+k (default 0)")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="results JSON (default OUT/eval.json)")
-    parser.add_argument("--out", type=Path, metavar="DIR", help="folder for the PNGs (default: the JSON's, or eval/)")
-    parser.add_argument("--num-envs", type=int, default=8, metavar="N", help="envs stepped in lock-step (default 8)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), help="device for --model (default: cuda if available)")
+    parser.add_argument("--env", default=DEFAULT_ENV_ID, metavar="ID", help="env id")
+    parser.add_argument("--episodes", type=int, default=100, metavar="N", help="episodes")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="episode k uses seed S+k")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="folder for eval.json and the PNGs (default: --json's folder, else runs/eval)")  # fmt: skip
+    parser.add_argument("--json", type=Path, metavar="FILE", help="results JSON (default: OUT/eval.json)")
+    parser.add_argument("--num-envs", type=int, default=8, metavar="N", help="envs stepped in lock-step")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.add_argument(
         "--size", type=int, metavar="PX", help="screen size for the env (default: the model's, else the env's)"
     )
-    parser.add_argument("--keep", type=int, default=12, metavar="N", help="episodes on the contact sheet (default 12)")
+    parser.add_argument("--keep", type=int, default=12, metavar="N", help="episodes on the contact sheet")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--yes", action="store_true", help="on a real-desktop env id: act without asking first")
+    parser.add_argument("--dry-run", action="store_true", help="on a real-desktop env id: decide, perform nothing")
     parser.set_defaults(func=run_cli)
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    out = args.out or (args.json.parent if args.json else Path("eval"))
+    from minvla_gym.envs.desktop.run import acts_on_the_real_screen, may_act
+
+    out = args.out or (args.json.parent if args.json else Path("runs/eval"))
     json_path = args.json or out / "eval.json"
+    if args.episodes < 1 or args.num_envs < 1 or args.keep < 0 or args.seed < 0:
+        raise ValueError(f"--episodes and --num-envs must be >= 1, --keep and --seed >= 0; got {args.episodes}, "
+                         f"{args.num_envs}, {args.keep}, {args.seed}")  # fmt: skip
+    if args.size is not None and args.size < 1:
+        raise ValueError(f"--size must be a positive number of pixels, got {args.size}")
+    for folder in {out, json_path.parent}:  # before the evaluation, not after it
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            raise ValueError(f"{folder}: not writable")
+    if json_path.is_dir():
+        raise ValueError(f"--json {json_path}: is a folder")
+    env_kwargs = {"dry_run": True} if args.dry_run and acts_on_the_real_screen(args.env) else {}
     if args.expert or args.random:
         policy = "expert" if args.expert else "random"
     else:
-        from minvla_gym.policies.model import VLA
+        from minvla_gym.policies.model import VLA, resolve_device
 
-        device = args.device
-        if device is None:
-            import torch
-
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        policy = VLA.from_checkpoint(args.model, device=device)
+        policy = VLA.from_pretrained(args.model, device=resolve_device(args.device), announce=True)
     size = args.size
     if size is None and args.model:
         size = policy.config.image_size  # the VLA sees exactly the screen size it was trained on
-    env_kwargs = {} if size is None else {"size": size}
-    result = evaluate(
-        policy,
-        args.env,
-        args.episodes,
-        args.seed,
-        env_kwargs=env_kwargs,
-        num_envs=args.num_envs,
-        keep_frames=args.keep,
-        progress=not args.quiet,
-    )
+    if size is not None:
+        env_kwargs["size"] = size
+    if not may_act(args.env, f"evaluating {args.model or policy}", args.yes, args.dry_run):
+        return 1
+    result = evaluate(policy, args.env, args.episodes, args.seed, env_kwargs=env_kwargs, num_envs=args.num_envs,
+                      keep_frames=args.keep, progress=not args.quiet)  # fmt: skip
     if args.model:
         result.policy = str(args.model)
     print(result.table())
-    out.mkdir(parents=True, exist_ok=True)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
     written = [json_path, plot_per_family(result, out / "success_by_family.png")]
     if args.keep > 0:

@@ -9,11 +9,13 @@ Behaviour cloning of the `small` VLA straight from the scripted expert (no datas
 schedule sized to the time budget, then an evaluation of the final weights (`last/`) on held-out seeds of
 MinVLA-Synthetic-v0: success overall and per task family, with 95% intervals.
 
-By default training starts from `minvla_gym/checkpoints/small`, a `small` VLA behaviour-cloned on the same
-synthetic expert (other seeds), then fine-tuned with PPO on Scroll, by `examples/pretrain.py` on the same 2-core
-CPU, because reading labels takes more optimizer steps than 30 CPU minutes hold (see docs/policy.md for both
-learning curves). From it the quickstart clones the expert on the nine other families and holds Scroll at the
-checkpoint's own actions (a KL anchor), so that behaviour cloning does not undo what PPO found there.
+By default training starts from the shipped weights (`--init small`, minvla_gym/checkpoints/small): a `small`
+VLA behaviour-cloned on the same synthetic expert (other seeds), then fine-tuned with PPO on Scroll, by
+`examples/pretrain.py`, because reading labels takes more optimizer steps than 30 CPU minutes hold. From it the
+quickstart clones the expert on the nine other families and holds Scroll at the checkpoint's own actions (a KL
+anchor), so that behaviour cloning does not undo what PPO found there.
+
+The run folder (--out) is `minvla train`'s, plus quickstart.json (the final evaluation).
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -29,20 +30,17 @@ EVAL_SEED = 0  # training episodes use seeds >= 2**62, in-training checks 1_000_
 FINAL_EVAL_RESERVE = 0.04  # share of the budget kept back from training for the final evaluation (~1 min of 30)
 PRETRAINED = Path(__file__).parent / "checkpoints" / "small"  # made by examples/pretrain.py
 # From the pretrained weights: PPO's learning rate, a short warmup, then cosine decay all the way. The shipped
-# weights end with PPO stages on Scroll (examples/pretrain.py), and behaviour cloning at 3e-4, the rate of
-# sessions 6-12, undid what PPO found within minutes (session 12: Scroll 78.2 -> 70.7% on 1,000 episodes, the
-# behaviour-cloned level); at 5e-5 the quickstart fine-tunes the families and keeps Scroll (docs/policy.md).
+# weights end with PPO stages on Scroll (examples/pretrain.py); behaviour cloning at the from-scratch rate (3e-4)
+# takes Scroll back to its behaviour-cloned level within minutes, at 5e-5 it fine-tunes the families and keeps it.
 FINETUNE_SCHEDULE = {"lr": 5e-5, "warmup": 0.02, "decay": 0.9}
-# The training mix on MinVLA-Synthetic-v0: a family named k times is drawn k times as often. The five that the
-# first 90 minutes of pretraining left weakest (on 200 episodes per family: Scroll 17%, Type 45, Icon 49.5,
-# RightClick 60, Slider 63.5; the others 75-100) get 2-3x the samples, Scroll 19% of them instead of 10%.
+# The training mix on MinVLA-Synthetic-v0: a family named k times is drawn k times as often. The five that
+# behaviour cloning from scratch learns slowest get 2-3x the samples, Scroll 19% of them instead of 10%.
 # The second pretraining stage (examples/pretrain.py) trains on it too; evaluation weighs every family equally.
 WEAK_FAMILIES_FIRST = ("Scroll,Scroll,Scroll,Type,Type,Icon,Icon,Slider,Slider,RightClick,RightClick,"
                        "Menu,Click,DoubleClick,Drag,Hotkey")  # fmt: skip
 # Fine-tuning the shipped checkpoint: the same mix without Scroll, whose screens instead hold the checkpoint's own
 # action distribution (FINETUNE_ANCHOR, `minvla train --anchor-families`). The checkpoint's last stages are PPO on
-# Scroll, and behaviour cloning on Scroll takes that back, even at 5e-5 (session 13, 1,000 episodes per family:
-# Scroll 79.0% before, 74.6% with Scroll in the mix, 77.9% without it and without the anchor).
+# Scroll, and behaviour cloning on Scroll takes that back, even at 5e-5.
 FINETUNE_FAMILIES = ",".join(family for family in WEAK_FAMILIES_FIRST.split(",") if family != "Scroll")
 FINETUNE_ANCHOR = "Scroll"
 
@@ -58,13 +56,15 @@ def training_mix(env_id: str, init: str | None) -> tuple[str | None, str | None]
 
 
 def configure_cli(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--minutes", type=float, default=30.0, help="wall-time budget, evaluation included (30)")
-    parser.add_argument("--preset", default="small", help="model size: tiny, small or base (small)")
-    parser.add_argument("--out", default="runs/quickstart", help="output folder (runs/quickstart)")
-    parser.add_argument("--episodes", type=int, default=200, help="final evaluation episodes (200)")
-    parser.add_argument("--check-episodes", type=int, default=200, help="episodes per in-training check (200)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (cpu)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the data (0)")
+    from minvla_gym.cli import DEVICE_HELP
+
+    parser.add_argument("--minutes", type=float, default=30.0, help="wall-time budget, evaluation included")
+    parser.add_argument("--preset", default="small", help="model size: tiny, small or base")
+    parser.add_argument("--out", default="runs/quickstart", help="run folder (refused if it holds a run)")
+    parser.add_argument("--episodes", type=int, default=200, help="final evaluation episodes")
+    parser.add_argument("--check-episodes", type=int, default=200, help="episodes per in-training check")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the data")
     parser.add_argument("--env", default="MinVLA-Synthetic-v0", help="env id to train for and evaluate on")
     parser.add_argument("--families", default="auto",
                         help="training mix, comma-separated, repeats weigh (auto: on MinVLA-Synthetic-v0 "
@@ -77,16 +77,18 @@ def configure_cli(parser: argparse.ArgumentParser) -> None:
                         help="probability that an expert scroll is executed short while collecting (minvla train's)")  # fmt: skip
     parser.add_argument("--dagger", type=float, default=0.0,
                         help="share of --dagger-families samples from episodes the policy plays (minvla train's)")  # fmt: skip
-    parser.add_argument("--dagger-families", default="Scroll", help="families --dagger applies to (Scroll)")
-    parser.add_argument("--init", default="auto", help="checkpoint to start from (auto: the shipped one for small)")
-    parser.add_argument("--from-scratch", dest="init", action="store_const", const=None,
-                        help="start from random weights of --preset instead")  # fmt: skip
+    parser.add_argument("--dagger-families", default="Scroll", help="families --dagger applies to")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--init", default="auto", help="checkpoint or run folder to start from (auto: small, the "
+                       "shipped VLA, for --preset small; from scratch for the others)")  # fmt: skip
+    start.add_argument("--from-scratch", dest="init", action="store_const", const=None,
+                       help="start from random weights of --preset instead")  # fmt: skip
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
     parser.set_defaults(func=run_cli)
 
 
 def quickstart(minutes: float = 30.0, preset: str = "small", out: str = "runs/quickstart", episodes: int = 200,
-               device: str = "cpu", seed: int = 0, env_id: str = "MinVLA-Synthetic-v0", progress: bool = True,
+               device: str = "auto", seed: int = 0, env_id: str = "MinVLA-Synthetic-v0", progress: bool = True,
                check_episodes: int = 200, init: str | None = "auto", families: str | None = "auto",
                short_scrolls: float = 0.0, dagger: float = 0.0, dagger_families: str | None = "Scroll",
                anchor_families: str | None = "auto"):  # fmt: skip
@@ -100,15 +102,15 @@ def quickstart(minutes: float = 30.0, preset: str = "small", out: str = "runs/qu
     `dagger_families`: see `TrainConfig`.
     """
     from minvla_gym.evaluation import evaluate
-    from minvla_gym.policies.model import VLA
+    from minvla_gym.policies.model import VLA, find_checkpoint, resolve_device
     from minvla_gym.policies.train import TrainConfig, train
 
     if minutes <= 0 or episodes < 1:
         raise ValueError(f"--minutes must be positive and --episodes >= 1, got {minutes} and {episodes}")
     if init == "auto":
         init = str(PRETRAINED) if preset == "small" else None
-    if init is not None and not (Path(init) / "model.safetensors").is_file():
-        raise ValueError(f"--init {init}: no checkpoint there (give another, or --from-scratch)")
+    if init is not None:
+        init = str(find_checkpoint(init, announce=True))
     auto_families, auto_anchor = training_mix(env_id, init)
     families = auto_families if families == "auto" else families
     anchor_families = auto_anchor if anchor_families == "auto" else anchor_families
@@ -121,10 +123,10 @@ def quickstart(minutes: float = 30.0, preset: str = "small", out: str = "runs/qu
                       dagger=dagger, dagger_families=dagger_families,
                       anchor_families=None if anchor_families == "none" else anchor_families, **schedule)  # fmt: skip
     summary = train(cfg)
-    # last/, not best/: the schedule decays to the end, and picking on 60-episode checks (about +-10 points)
-    # selects noise (session 3's best/ was its 20-minute check).
+    # last/, not best/: the schedule decays to the end, and picking the best of noisy in-training checks
+    # (a few hundred episodes: several points either way) selects noise.
     summary["checkpoint"] = str(Path(out) / "last")
-    model = VLA.from_checkpoint(summary["checkpoint"], device=device)
+    model = VLA.from_checkpoint(summary["checkpoint"], device=resolve_device(device))
     result = evaluate(model, env_id, episodes, EVAL_SEED, num_envs=16, progress=False)
     summary["wall_minutes"], summary["init"] = (time.time() - began) / 60, init
     (Path(out) / "quickstart.json").write_text(json.dumps({**result.to_dict(), "training": summary}, indent=2) + "\n")
@@ -146,14 +148,10 @@ def learning_curve(out: str) -> str:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    try:
-        result, summary = quickstart(args.minutes, args.preset, args.out, args.episodes, args.device, args.seed,
-                                     args.env, args.progress, args.check_episodes, args.init, args.families,
-                                     args.short_scrolls, args.dagger, args.dagger_families,
-                                     args.anchor_families)  # fmt: skip
-    except ValueError as error:
-        print(f"minvla quickstart: {error}", file=sys.stderr)
-        return 2
+    result, summary = quickstart(args.minutes, args.preset, args.out, args.episodes, args.device, args.seed,
+                                 args.env, args.progress, args.check_episodes, args.init, args.families,
+                                 args.short_scrolls, args.dagger, args.dagger_families,
+                                 args.anchor_families)  # fmt: skip
     print(f"\nlearning curve (in-training checks, {args.env}):\n{learning_curve(args.out)}")
     start = f"fine-tuned from {summary['init']}" if summary["init"] else f"{args.preset} from scratch"
     print(f"\n{args.env}, {result.episodes} held-out episodes, {start}, final checkpoint {summary['checkpoint']} "

@@ -8,6 +8,7 @@ order is deterministic, resuming at step b continues the same stream, and DDP ra
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -261,15 +262,19 @@ class SyntheticBatches(torch.utils.data.Dataset):
 
 
 class DatasetBatches(torch.utils.data.Dataset):
-    """Batch b of a `minvla_gym.dataset.DemoDataset`: a slice of a per-epoch shuffle (seeded), per rank."""
+    """Batch b of one or more `minvla_gym.dataset.DemoDataset` folders (a list, or comma-separated), as one
+    sequence of steps: a slice of a per-epoch shuffle (seeded), per rank."""
 
     def __init__(self, root, batch_size: int, grid: int, seed: int = 0, rank: int = 0, world: int = 1,
                  length: int = 1 << 40):  # fmt: skip
         from minvla_gym.dataset import DemoDataset
 
-        self.data = DemoDataset(root)
-        if len(self.data) == 0:
-            raise ValueError(f"{root}: the dataset holds no steps")
+        roots = root.split(",") if isinstance(root, str) else [root] if isinstance(root, os.PathLike) else root
+        folders = [DemoDataset(r) for r in roots]
+        for r, folder in zip(roots, folders, strict=True):
+            if len(folder) == 0:
+                raise ValueError(f"{r}: the dataset holds no steps")
+        self.data = torch.utils.data.ConcatDataset(folders)
         self.batch_size, self.grid, self.seed, self.rank, self.world, self.length = (
             batch_size, grid, seed, rank, world, length)  # fmt: skip
         self._order = (-1, None)

@@ -1,12 +1,13 @@
 """PPO fine-tuning of a VLA checkpoint with stable-baselines3 (`minvla finetune`).
 
-    minvla finetune --model runs/small/best --env MinVLA-Synthetic-Drag-v0 --timesteps 20000 --out runs/drag-ppo
+    minvla finetune --model runs/train --env MinVLA-Synthetic-Drag-v0 --timesteps 20000 --out runs/drag-ppo
     minvla eval --model runs/drag-ppo --env MinVLA-Synthetic-v0 --episodes 200
 
 PPO with `VLAPolicy` (the checkpoint's trunk and action heads, plus a value head) over --n-envs envs wrapped
 with FlatActionWrapper (SubprocVecEnv, or DummyVecEnv with --vec-env dummy). SB3's EvalCallback measures
 success (`info["is_success"]`) every --eval-freq steps; rollout and eval success rates, losses and KL go to
-TensorBoard. --resume continues from the newest checkpoint under --out, up to --timesteps in all.
+TensorBoard. --resume continues from the newest checkpoint under --out, up to --timesteps in all; an --out that
+holds a run is refused without it.
 
 --bc-steps N interleaves N supervised steps on synthetic expert screens after each PPO update, so the policy
 gradient of the family being fine-tuned cannot quietly undo what behaviour cloning taught the others. With
@@ -14,12 +15,14 @@ gradient of the family being fine-tuned cannot quietly undo what behaviour cloni
 gradients into PPO; with --bc-target start they fit the starting VLA's own action distribution (a KL anchor),
 which holds the policy still there. --bc-families others draws them from the families no --env runs.
 
-Writes under --out:
-    config.json, model.safetensors   the fine-tuned VLA, refreshed at every checkpoint: `minvla eval --model OUT`
+A run folder (--out), laid out as `minvla train`'s:
+    train_config.json                the arguments of the run
+    last/                            the fine-tuned VLA, refreshed at every checkpoint
     best/                            the VLA with the best evaluated success rate so far
+    eval.csv                         success at each evaluation (and evaluations.npz, EvalCallback's own log)
     checkpoints/ppo_<N>_steps.zip    SB3 models (policy, value head, optimizer) for --resume
-    evaluations.npz                  EvalCallback's log (timesteps, rewards, successes)
     tb/                              TensorBoard logs
+`minvla eval --model OUT` takes best/ (else last/).
 """
 
 from __future__ import annotations
@@ -45,11 +48,12 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 from tqdm.auto import tqdm
 
+from minvla_gym.cli import DEVICE_HELP
 from minvla_gym.envs.synthetic.tasks import FAMILIES
 from minvla_gym.policies.data import SEED_OFFSET, SyntheticBatches
-from minvla_gym.policies.model import VLA, VLAConfig, action_kl
+from minvla_gym.policies.model import VLA, VLAConfig, action_kl, find_checkpoint, resolve_device
 from minvla_gym.policies.sb3 import coord_bins_for, export_vla, make_ppo
-from minvla_gym.policies.train import add_arguments
+from minvla_gym.policies.train import Logger, ProgressBar, add_arguments, prepare_run
 from minvla_gym.registration import SYNTHETIC_ENTRY_POINT
 from minvla_gym.wrappers import FlatActionWrapper
 
@@ -58,17 +62,21 @@ CHECKPOINT = re.compile(r"ppo_(\d+)_steps\.zip")
 
 @dataclass
 class FinetuneConfig:
-    model: str | None = field(default=None, metadata={"help": "VLA checkpoint to start from (not with --resume)"})
+    model: str | None = field(
+        default=None, metadata={"help": "VLA to start from: a checkpoint or run folder, or small", "exclusive": "start"}
+    )
     env: str = field(
         default="MinVLA-Synthetic-v0", metadata={"help": "env id to fine-tune on (several, comma-separated: a mix)"}
     )
     timesteps: int = field(default=20_000, metadata={"help": "env steps in all (a resumed run counts its own)"})
     minutes: float = field(default=0.0, metadata={"help": "also stop after this many minutes of learning (0: off)"})
-    out: str = field(default="finetune", metadata={"help": "output folder: the VLA, checkpoints, logs"})
+    out: str = field(default="runs/finetune", metadata={"help": "run folder: the VLA, checkpoints, logs"})
     n_envs: int = field(default=4, metadata={"help": "parallel envs"})
     seed: int = field(default=0, metadata={"help": "seed of PPO and the envs"})
-    resume: bool = field(default=False, metadata={"help": "continue from the newest OUT/checkpoints/ppo_*.zip"})
-    device: str = field(default="auto", metadata={"help": "cpu, cuda or auto"})
+    resume: bool = field(
+        default=False, metadata={"help": "continue from the newest OUT/checkpoints/ppo_*.zip", "exclusive": "start"}
+    )
+    device: str = field(default="auto", metadata={"help": DEVICE_HELP})
     vec_env: str = field(default="subproc", metadata={"help": "subproc (a process per env) or dummy (in-process)"})
     lr: float = field(default=3e-5, metadata={"help": "Adam learning rate (small: the VLA is pretrained)"})
     n_steps: int = field(default=64, metadata={"help": "steps per env per rollout"})
@@ -123,8 +131,6 @@ class FinetuneConfig:
             problems.append(f"lr={self.lr} and clip_range={self.clip_range} must be > 0, gamma={self.gamma} in (0, 1]")
         if self.vec_env not in ("subproc", "dummy"):
             problems.append(f"vec_env={self.vec_env!r} must be subproc or dummy")
-        if self.device.split(":")[0] not in ("cpu", "cuda", "auto"):
-            problems.append(f"device={self.device!r} must be cpu, cuda or auto")
         unknown = [env_id for env_id in self.env.split(",") if env_id not in gym.registry]
         if unknown:
             problems.append(f"env={unknown} is not a registered id (import minvla_gym registers ours)")
@@ -165,14 +171,20 @@ def make_envs(env_id: str, config: VLAConfig, n_envs: int, seed: int, subproc: b
     return envs
 
 
-class ProgressBar(BaseCallback):
-    """SB3's ProgressBarCallback needs `rich`; this is the same bar with plain tqdm."""
+class Progress(BaseCallback):
+    """`minvla train`'s bar (SB3's own needs `rich`): env steps up to --timesteps, or minutes with --minutes."""
+
+    def __init__(self, minutes: float):
+        super().__init__()
+        self.minutes = minutes
 
     def _on_training_start(self) -> None:
-        self.bar = tqdm(total=self.locals["total_timesteps"] - self.model.num_timesteps, unit="step", desc="ppo")
+        self.start = time.time()
+        self.bar = ProgressBar(self.locals["total_timesteps"], self.model.num_timesteps, self.minutes, 0.0, "ppo",
+                               unit="env step")  # fmt: skip
 
     def _on_step(self) -> bool:
-        self.bar.update(self.training_env.num_envs)
+        self.bar.advance(self.model.num_timesteps, (time.time() - self.start) / 60)
         return True
 
     def _on_training_end(self) -> None:
@@ -211,8 +223,8 @@ class Rehearsal(BaseCallback):
 
     "expert": the VLA's own behaviour-cloning loss on the expert's actions (InstructGPT's PPO-ptx).
     "start": `action_kl` to the VLA as it was when learning began (a frozen copy), which holds the policy where
-        it was on those screens. Fitting the expert instead moves it there too: 292 behaviour-cloning steps alone
-        cost Slider 3.5 points of session 6's quickstart policy (docs/rl.md).
+        it was on those screens. Fitting the expert instead moves the policy towards the expert there too, which
+        can cost a family that the starting policy did better than its last behaviour cloning.
     """
 
     def __init__(self, steps: int, batch_size: int, lr: float, seed: int, target: str = "expert",
@@ -284,16 +296,18 @@ class ExportBest(BaseCallback):
 
 
 class EvalLog(BaseCallback):
-    """EvalCallback's callback_after_eval: record (timesteps, success rate) and print it above the bar."""
+    """EvalCallback's callback_after_eval: record (timesteps, success rate), append it to eval.csv, print it."""
 
-    def __init__(self, history: list[tuple[int, float]]):
+    def __init__(self, history: list[tuple[int, float]], logger: Logger):
         super().__init__()
-        self.history = history
+        self.history, self.csv, self.start = history, logger, time.time()
 
     def _on_step(self) -> bool:
         successes = self.parent._is_success_buffer
         rate = float(np.mean(successes)) if successes else float("nan")
         self.history.append((self.num_timesteps, rate))
+        self.csv.log_eval({"step": self.num_timesteps, "minutes": round((time.time() - self.start) / 60, 3),
+                           "success_rate": rate})  # fmt: skip
         tqdm.write(
             f"eval at {self.num_timesteps} steps: success {100 * rate:.1f}% ({len(successes)} episodes)",
             file=sys.stderr,
@@ -304,7 +318,7 @@ class EvalLog(BaseCallback):
 def save(model: PPO, out: Path) -> None:
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     model.save(out / "checkpoints" / f"ppo_{model.num_timesteps}_steps.zip")
-    export_vla(model, out)
+    export_vla(model, out / "last")
 
 
 def latest_checkpoint(out: Path) -> Path:
@@ -319,10 +333,14 @@ def latest_checkpoint(out: Path) -> Path:
 def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
     """Run PPO as configured; returns a summary (timesteps, steps/s, evaluations, paths)."""
     out = Path(cfg.out)
+    device = resolve_device(cfg.device)
+    start_from = out / "last" if cfg.resume else find_checkpoint(cfg.model, announce=True)
+    prepare_run(out, cfg.resume, out / "checkpoints")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    # The VLA's config fixes the screen size and the flat action space; a resumed run reads it from OUT.
-    vla = VLA.from_checkpoint(out if cfg.resume else cfg.model)
+    # The VLA's config fixes the screen size and the flat action space; a resumed run reads it from OUT/last.
+    vla = VLA.from_checkpoint(start_from)
+    (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
     # Training tasks from seeds >= 2**62, as behaviour cloning's: never the small seeds evaluation uses.
     envs = make_envs(cfg.env, vla.config, cfg.n_envs, SEED_OFFSET + cfg.seed, subproc=cfg.vec_env == "subproc")
     ppo = dict(learning_rate=cfg.lr, n_steps=cfg.n_steps, batch_size=cfg.batch_size, n_epochs=cfg.n_epochs,
@@ -331,20 +349,20 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
         model = PPO.load(
             latest_checkpoint(out),
             env=envs,
-            device=cfg.device,
+            device=device,
             custom_objects={**ppo, "tensorboard_log": str(out / "tb")},
         )
         envs.seed(SEED_OFFSET + cfg.seed + model.num_timesteps)  # a fresh stream of tasks, not a replay of the first
     else:
-        model = make_ppo(envs, vla, seed=cfg.seed, device=cfg.device, tensorboard_log=str(out / "tb"),
+        model = make_ppo(envs, vla, seed=cfg.seed, device=device, tensorboard_log=str(out / "tb"),
                          policy_kwargs={"trainable": cfg.trainable}, **ppo)  # fmt: skip
-        save(model, out)  # OUT is a readable VLA checkpoint from the start
+        save(model, out)  # OUT/last is a readable VLA checkpoint from the start
     remaining = cfg.timesteps - model.num_timesteps
     callbacks: list[BaseCallback] = [Checkpoint(out, max(1, (cfg.checkpoint_freq or cfg.timesteps // 5) // cfg.n_envs))]
     history: list[tuple[int, float]] = []
     if cfg.eval_episodes:
         eval_env = make_envs(cfg.env.split(",")[0], vla.config, 1, cfg.seed + 1_000_000)  # the first id
-        after = EvalLog(history)
+        after = EvalLog(history, Logger(out, resume=cfg.resume, tensorboard=False))  # SB3 writes tb/
         callbacks.append(EvalCallback(eval_env, callback_on_new_best=ExportBest(out / "best"), callback_after_eval=after,
                                       n_eval_episodes=cfg.eval_episodes, log_path=str(out), verbose=0,
                                       eval_freq=max(1, (cfg.eval_freq or cfg.timesteps // 5) // cfg.n_envs)))  # fmt: skip
@@ -354,7 +372,7 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
     if cfg.minutes:
         callbacks.append(TimeBudget(cfg.minutes * 60))
     if cfg.progress:
-        callbacks.append(ProgressBar())
+        callbacks.append(Progress(cfg.minutes))
     start, steps_before = time.time(), model.num_timesteps
     if remaining > 0:
         with warnings.catch_warnings():  # the eval env is in-process whatever the training envs are: fine
@@ -371,23 +389,23 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
         "seconds": seconds,
         "evaluations": [{"timesteps": t, "success_rate": s} for t, s in history],
         "best_success_rate": max((s for _, s in history), default=None),
-        "model": str(out),
+        "last": str(out / "last"),
         "best": str(out / "best") if history else None,
     }
 
 
 def configure_cli(parser: argparse.ArgumentParser) -> None:
     add_arguments(parser, FinetuneConfig)
+    parser.add_argument("--yes", action="store_true", help="on a real-desktop env id: act without asking first")
     parser.set_defaults(func=run_cli)
 
 
 def run_cli(args: argparse.Namespace) -> int:
+    from minvla_gym.envs.desktop.run import may_act
+
     names = {f.name for f in dataclasses.fields(FinetuneConfig)}
-    try:
-        cfg = FinetuneConfig(**{k: v for k, v in vars(args).items() if k in names})
-        summary = finetune(cfg)
-    except ValueError as error:  # bad arguments, a missing or corrupt checkpoint
-        print(f"minvla finetune: {error}", file=sys.stderr)
-        return 2
-    print(json.dumps(summary, indent=2))
+    cfg = FinetuneConfig(**{k: v for k, v in vars(args).items() if k in names})  # bad input: a ValueError
+    if not may_act(cfg.env, "PPO fine-tuning", args.yes):
+        return 1
+    print(json.dumps(finetune(cfg), indent=2))
     return 0

@@ -11,9 +11,9 @@ Heads (the factors of the flat MultiDiscrete twin in `minvla_gym.wrappers`, plus
     point, end_point                                           see below
     text_start, text_end (L + 1 positions each)                 one logit per instruction token
 
-Point head, `point_head="patch"` (the default; it grounds better, see docs/policy.md): a logit per patch,
-`linear(patch) + query . key(patch)` (the dot product lets the instruction pick the patch), plus a sigmoid
-offset inside each patch. The point is ((col + off_x) / G, (row + off_y) / G) for the argmax patch; in the
+Point head, `point_head="patch"` (the default, because choosing a patch grounds better than regressing x, y): a
+logit per patch, `linear(patch) + query . key(patch)` (the dot product lets the instruction pick the patch),
+plus a sigmoid offset inside each patch. The point is ((col + off_x) / G, (row + off_y) / G) for the argmax patch; in the
 flat twin it falls into x bin `floor(x * coord_bins)` (and y likewise), and `flat_logits` gives the x/y bin
 marginals of the patch distribution. `point_head="regress"` is the original minVLA's head: sigmoid(linear(act)).
 
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -69,12 +70,12 @@ class VLAConfig:
     coord_bins: int = DEFAULT_COORD_BINS  # x/y bins of the flat twin (flat_logits)
     point_head: str = "patch"  # "patch": classify the patch + offset; "regress": predict x, y directly
     aux_weight: float = 0.5  # weight of the reading losses (from the generator's element lists)
-    # Weight of the glyph loss on the stem's own tokens: at aux_weight, among ~18 losses, the stem read 14% of
-    # first glyphs after 936 steps; alone (examples/reading_probe.py) it read 40% after 300.
+    # Weight of the glyph loss on the stem's own tokens: at aux_weight, among ~18 losses, the other losses drown
+    # the letters in the stem's gradient; the stem alone (examples/reading_probe.py) learns them several times faster.
     stem_glyph_weight: float = 5.0
     # Residual depthwise-conv blocks before the transformer, on the patch grid (3 x 7) and on the instruction's
     # bytes (5): a label spans ~2-6 patches and a word ~3-12 bytes, and attention over learned absolute
-    # positions was slow to join them (session 4: glyphs read 81-93% per patch, the label's first letter 18-35%).
+    # positions is slow to join them: the patches read their glyphs long before they agree on the label's first letter.
     # 0 (the default, so checkpoints from before it still load) leaves them out; the presets use 2.
     mix_layers: int = 0
 
@@ -218,8 +219,8 @@ class VLA(nn.Module):
         self.target_chars = nn.Linear(d, LABEL_CHARS * CHARS)
         # Look losses: the colour and shape of the icon under each patch, and of the target (from the act token,
         # through the same head, so both sides name colours alike); and whether a field's patch is the focused
-        # field's. Without them the Icon family's misses were mostly the right shape in the wrong colour (113 of
-        # 162 on 600 episodes), and the Type family's failures typing into the wrong focused field (36 of 40).
+        # field's. Without them the Icon family's misses are mostly the right shape in the wrong colour, and the
+        # Type family's failures mostly typing into the wrong focused field.
         self.look_head = nn.Linear(d, len(LOOK_COLOURS) + 1 + len(LOOK_SHAPES) + 1 + 1)  # colour | shape | focus
         # Word loss: the whole label over each patch, and the target's from the act token, through one head.
         # The character losses name a label's first three letters, which sorted lists share (reload, remove,
@@ -442,12 +443,18 @@ class VLA(nn.Module):
         return actions, torch.sigmoid(heads["confidence"]).cpu().numpy()
 
     def act_batch(self, obs_batch: dict[str, Any]) -> list[dict[str, Any]]:
-        """Stacked observations (as vector envs give) -> one action of the one space per observation."""
+        """Stacked observations (as vector envs give) -> a list, one action of the one space per observation;
+        `minvla_gym.stack_actions(actions)` batches them for `VectorEnv.step`."""
         return self.predict(obs_batch)[0]
 
     def act(self, obs: dict[str, Any]) -> dict[str, Any]:
         """One observation -> one action of the one space (valid for any weights)."""
         return self.act_batch({k: np.asarray(v)[None] for k, v in obs.items() if k in ("image", "instruction")})[0]
+
+    @classmethod
+    def from_pretrained(cls, spec="small", device: str | torch.device = "cpu", announce: bool = False) -> VLA:
+        """A shipped name (`"small"`), a checkpoint folder or a run folder (its best/, else last/): `find_checkpoint`."""
+        return cls.from_checkpoint(find_checkpoint(spec, announce), device=device)
 
     # ------------------------------------------------------------ checkpoints
 
@@ -519,3 +526,61 @@ def action_kl(heads: dict[str, torch.Tensor], reference: dict[str, torch.Tensor]
         current, target = (torch.sigmoid(h[key + "_offset"][rows, index]) for h in (heads, reference))
         total = total + (current - target).abs().sum(-1).mean()
     return total
+
+
+# ---------------------------------------------------------------- finding checkpoints
+
+# Weights that ship inside the package (minvla_gym/checkpoints/<name>), by name: `--model small`.
+SHIPPED = ("small",)
+
+
+def shipped_checkpoint(name: str) -> Path:
+    import minvla_gym  # its folder, wherever the package-dir mapping put this module
+
+    return Path(minvla_gym.__file__).resolve().parent / "checkpoints" / name
+
+
+def find_checkpoint(spec: str | Path, announce: bool = False) -> Path:
+    """The checkpoint folder that `spec` names: a shipped name (`small`), a checkpoint folder (config.json and
+    model.safetensors), or a run folder (`minvla train` / `finetune --out`), whose best/ is taken, else last/.
+
+    `announce` says on stderr which folder of a run was picked. Raises CheckpointError naming what is missing.
+    """
+    if str(spec) in SHIPPED:
+        return shipped_checkpoint(str(spec))
+    path = Path(spec)
+    if path.is_file() and path.name == WEIGHTS_FILE:
+        path = path.parent
+    if not path.exists():
+        raise CheckpointError(
+            f"{path}: no such folder (give a checkpoint or run folder, or one of {' '.join(SHIPPED)})"
+        )
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: not a folder (give a checkpoint or run folder, or one of {' '.join(SHIPPED)})")
+    if (path / CONFIG_FILE).exists() or (path / WEIGHTS_FILE).exists():
+        return path
+    for sub in ("best", "last"):
+        if (path / sub / WEIGHTS_FILE).is_file():
+            if announce:
+                print(f"{path} is a run folder: using its {sub}/ checkpoint", file=sys.stderr)
+            return path / sub
+    raise CheckpointError(
+        f"{path}: neither a checkpoint ({CONFIG_FILE}, {WEIGHTS_FILE}) nor a run folder (best/, last/)"
+    )
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """ "auto" is cuda when available, else cpu; an unusable device is a ValueError saying why."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: CUDA is not available on this machine (use cpu or auto)")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return device

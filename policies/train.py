@@ -10,8 +10,15 @@ clipped; bf16 autocast where it helps. Data batch b is a pure function of (seed,
 deterministic and --resume continues the same stream from the saved step. Under torchrun each process is a
 DDP rank (gloo on CPU, nccl on GPU) with its own data; rank 0 logs, evaluates and saves.
 
-Writes under --out: last/ (config.json, model.safetensors, train_state.pt), best/ (the best evaluated
-success rate), metrics.csv (loss), eval.csv (success, overall and per family), curves.png.
+A run folder (--out, shared with `minvla finetune` and `minvla quickstart`):
+    train_config.json   the arguments of the run
+    last/               the latest weights (config.json, model.safetensors) and train_state.pt for --resume
+    best/               the weights with the best evaluated success rate, and its eval.json
+    metrics.csv         loss, learning rate, throughput every --log-interval steps
+    eval.csv            success overall and per family at each evaluation
+    tb/                 the same as TensorBoard scalars (`tensorboard --logdir OUT/tb`; needs the rl extra)
+    curves.png          loss and success against steps
+`minvla eval --model OUT` takes best/ (else last/). An --out that holds a run is refused unless --resume.
 """
 
 from __future__ import annotations
@@ -31,22 +38,34 @@ from typing import Any
 
 import torch
 
-from .model import VLA, VLAConfig, action_kl
+from minvla_gym.cli import DEVICE_HELP
+from minvla_gym.envs.synthetic.tasks import FAMILIES
+
+from .model import VLA, VLAConfig, action_kl, find_checkpoint, resolve_device
 
 STATE_FILE = "train_state.pt"
 
 
 @dataclass
 class TrainConfig:
-    synthetic: bool = field(default=False, metadata={"help": "train on the synthetic expert, generated on the fly"})
-    data: str | None = field(default=None, metadata={"help": "train on a dataset folder (minvla collect / record)"})
+    synthetic: bool = field(
+        default=False, metadata={"help": "train on the synthetic expert, generated on the fly", "exclusive": "source"}
+    )
+    data: str | None = field(
+        default=None,
+        metadata={"help": "train on dataset folders (minvla collect / record), comma-separated", "exclusive": "source"},
+    )
     preset: str = field(default="small", metadata={"help": "model size: tiny, small or base"})
     max_iters: int = field(default=2000, metadata={"help": "optimizer steps"})
-    out: str = field(default="out", metadata={"help": "output folder (checkpoints, metrics, curves)"})
-    device: str = field(default="cpu", metadata={"help": "cpu or cuda"})
+    out: str = field(default="runs/train", metadata={"help": "run folder (checkpoints, metrics, curves)"})
+    device: str = field(default="auto", metadata={"help": DEVICE_HELP})
     resume: bool = field(default=False, metadata={"help": "continue from OUT/last at its saved step"})
     init: str | None = field(
-        default=None, metadata={"help": "start from this VLA checkpoint's weights (fresh optimizer and schedule)"}
+        default=None,
+        metadata={
+            "help": "start from these weights (a checkpoint or run folder, or small: the shipped "
+            "VLA), with a fresh optimizer and schedule"
+        },
     )
     seed: int = field(default=0, metadata={"help": "seed of the weights and the data stream"})
     batch_size: int = field(default=32, metadata={"help": "samples per step (per process under torchrun)"})
@@ -71,13 +90,12 @@ class TrainConfig:
     )  # fmt: skip
     short_scrolls: float = field(
         default=0.0, metadata={"help": "probability that a synthetic expert's scroll is executed short while "
-                               "collecting, its label kept (DART noise: the item-just-out-of-view states; at 0.5 the quickstart's Scroll "
-                               "was 46.1%% against 45.8%% without, on 1,000 episodes: session 8)"})  # fmt: skip
+                               "collecting, its label kept (DART noise: shows the states where the item is just "
+                               "out of view)"})  # fmt: skip
     dagger: float = field(
         default=0.0, metadata={"help": "share of synthetic samples taken from episodes the policy being trained plays, "
                                "labelled by the expert (DAgger: its own mistakes' states; the data then depends on "
-                               "the weights, so not bit-reproducible; 0.5 on Scroll in the quickstart: Scroll 67.0%% "
-                               "against 65.2%% on 1,000 episodes, session 11)"})  # fmt: skip
+                               "the weights, so not bit-reproducible)"})  # fmt: skip
     dagger_families: str | None = field(
         default=None, metadata={"help": "comma-separated families --dagger applies to (default: all)"}
     )
@@ -98,9 +116,20 @@ class TrainConfig:
         problems = []
         if self.synthetic == (self.data is not None):
             problems.append("give exactly one of --synthetic or --data DIR")
-        if self.max_iters < 1 or self.batch_size < 1 or self.lr <= 0 or self.time_budget < 0:
-            problems.append(f"max_iters={self.max_iters}, batch_size={self.batch_size} and lr={self.lr} must be "
-                            f"positive, time_budget={self.time_budget} >= 0")  # fmt: skip
+        for name in ("max_iters", "batch_size", "log_interval", "anchor_batch_size"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name}={getattr(self, name)} must be >= 1")
+        for name in ("eval_interval", "eval_episodes", "workers"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name}={getattr(self, name)} must be >= 0")
+        for name in ("lr", "min_lr_ratio", "weight_decay", "grad_clip", "time_budget", "eval_minutes"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0 or (name == "lr" and value == 0):
+                problems.append(f"{name}={value} must be a finite number {'> 0' if name == 'lr' else '>= 0'}")
+        for name in ("families", "dagger_families", "anchor_families"):
+            unknown = sorted(set((getattr(self, name) or "").split(",")) - set(FAMILIES) - {""})
+            if unknown:
+                problems.append(f"{name}: unknown families {unknown}; expected some of {', '.join(FAMILIES)}")
         if not (0 <= self.warmup and 0 <= self.decay and self.warmup + self.decay <= 1):
             problems.append(f"warmup={self.warmup} and decay={self.decay} must be >= 0 with a sum <= 1")
         if self.dtype not in ("auto", "bf16", "fp32"):
@@ -112,8 +141,8 @@ class TrainConfig:
         if self.anchor_families and not (self.synthetic and self.init and self.anchor_batch_size >= 1):
             problems.append(f"anchor_families={self.anchor_families!r} needs --synthetic, --init (the VLA to hold) "
                             f"and anchor_batch_size >= 1 (got {self.anchor_batch_size})")  # fmt: skip
-        if self.device.split(":")[0] not in ("cpu", "cuda"):
-            problems.append(f"device={self.device!r} must be cpu or cuda")
+        if self.point_head not in (None, "patch", "regress"):
+            problems.append(f"point_head={self.point_head!r} must be patch or regress")
         if problems:
             raise ValueError("invalid training arguments: " + "; ".join(problems))
         VLAConfig.preset(self.preset)  # raises on an unknown preset
@@ -146,16 +175,50 @@ def autocast_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None
     return torch.bfloat16 if cfg.dtype == "bf16" or torch.backends.cpu.get_cpu_capability() == "AMX" else None
 
 
-class Logger:
-    """metrics.csv (loss per step), eval.csv (success per evaluation), curves.png; rank 0 only."""
+RUN_FILES = ("last", "best", "metrics.csv", "eval.csv", "train_config.json", "checkpoints", "tb")
 
-    def __init__(self, out: Path, resume: bool):
+
+def prepare_run(out: Path, resume: bool, resumable: Path | None = None) -> None:
+    """Check the run folder before anything is written: a new run needs a folder that holds no run, and
+    --resume needs `resumable` (what it continues from) to exist. Raises ValueError saying which."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: is a file, not a folder")
+    held = [name for name in RUN_FILES if (out / name).exists()]
+    if resume and not (resumable and resumable.exists()):
+        raise ValueError(f"--resume: {out} holds no run to continue ({resumable} is missing)")
+    if held and not resume:
+        raise ValueError(f"--out {out} already holds a run ({', '.join(held)}): add --resume to continue it, "
+                         "or choose another --out")  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+
+
+class Logger:
+    """metrics.csv (loss per step), eval.csv (success per evaluation), curves.png, and the same scalars in
+    TensorBoard under tb/ when tensorboard is installed; rank 0 only."""
+
+    def __init__(self, out: Path, resume: bool = False, tensorboard: bool = True):
         self.out = out
         self.metrics, self.evals = out / "metrics.csv", out / "eval.csv"
         self.columns: dict[Path, list[str]] = {}  # each file's header, as written
         if not resume:
             for path in (self.metrics, self.evals):
                 path.unlink(missing_ok=True)
+        self.tb = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(str(out / "tb"))
+            except ImportError:  # tensorboard comes with the rl extra; the CSV files need nothing
+                pass
+
+    def _scalars(self, prefix: str, row: dict[str, Any]) -> None:
+        if self.tb is None:
+            return
+        for key, value in row.items():
+            if key != "step" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.tb.add_scalar(prefix + key.replace("family:", "family/"), value, row["step"])
+        self.tb.flush()
 
     def _append(self, path: Path, row: dict[str, Any]) -> None:
         if path not in self.columns:  # a resumed run appends under the header already on disk
@@ -177,9 +240,15 @@ class Logger:
 
     def log(self, row: dict[str, Any]) -> None:
         self._append(self.metrics, row)
+        self._scalars("train/", row)
 
     def log_eval(self, row: dict[str, Any]) -> None:
         self._append(self.evals, row)
+        self._scalars("eval/", row)
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
 
     def plot(self) -> Path | None:
         import matplotlib
@@ -195,13 +264,13 @@ class Logger:
         ax1.plot([int(r["step"]) for r in rows], [float(r["loss"]) for r in rows], label="loss")
         ax1.set(xlabel="step", ylabel="training loss", yscale="log", title="loss")
         if evals:
-            minutes = [float(r["minutes"]) for r in evals]
-            ax2.plot(minutes, [float(r["success_rate"]) for r in evals], "k-o", label="overall")
+            steps = [int(r["step"]) for r in evals]
+            ax2.plot(steps, [float(r["success_rate"]) for r in evals], "k-o", label="overall")
             for key in evals[0]:
                 if key.startswith("family:"):
-                    ax2.plot(minutes, [float(r[key]) if r[key] else math.nan for r in evals], "--", label=key[7:])
+                    ax2.plot(steps, [float(r[key]) if r[key] else math.nan for r in evals], "--", label=key[7:])
             ax2.legend(fontsize=8)
-        ax2.set(xlabel="minutes", ylabel="success rate", ylim=(0, 1), title="success (held-out seeds)")
+        ax2.set(xlabel="step", ylabel="success rate", ylim=(0, 1), title="success (held-out seeds)")
         fig.tight_layout()
         path = self.out / "curves.png"
         fig.savefig(path, dpi=90)
@@ -226,17 +295,51 @@ def save_last(model: VLA, optimizer, out: Path, state: dict[str, Any]) -> None:
     tmp.replace(last / STATE_FILE)
 
 
+class ProgressBar:
+    """A tqdm bar in the unit that ends the run: `unit`s up to `total`, or, with a time budget, minutes up to
+    `budget_min` (elapsed / budget, and an ETA that is the time left), with the count of `unit`s beside it."""
+
+    def __init__(self, total: int, done: int, budget_min: float, elapsed_min: float, desc: str, unit: str = "step",
+                 enabled: bool = True):  # fmt: skip
+        from tqdm.auto import tqdm
+
+        self.timed, self.unit, self.done, self.values = budget_min > 0, unit, done, {}
+        if self.timed:
+            fmt = "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} min [{elapsed}<{remaining}{postfix}]"
+            self.bar = tqdm(total=budget_min, initial=elapsed_min, desc=desc, bar_format=fmt, disable=not enabled,
+                            dynamic_ncols=True)  # fmt: skip
+        else:
+            self.bar = tqdm(total=total, initial=done, desc=desc, unit=unit, disable=not enabled, dynamic_ncols=True)
+        self.write, self.close = self.bar.write, self.bar.close
+
+    def advance(self, done: int, elapsed_min: float) -> None:
+        self.done = done
+        if self.timed:
+            self.bar.set_postfix({self.unit: done, **self.values}, refresh=False)
+            self.bar.update(min(elapsed_min, self.bar.total) - self.bar.n)
+        else:
+            self.bar.update(done - self.bar.n)
+
+    def set_postfix(self, **values) -> None:
+        self.values = values
+        self.bar.set_postfix({self.unit: self.done, **values} if self.timed else values)
+
+
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Run behaviour cloning; returns a summary (steps, minutes, best success, paths)."""
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
-    from tqdm.auto import tqdm
 
     from .data import DatasetBatches, SyntheticBatches
 
     ddp = "RANK" in os.environ and "WORLD_SIZE" in os.environ
     rank, world = (int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])) if ddp else (0, 1)
-    device = torch.device(cfg.device)
+    master = rank == 0
+    device = resolve_device(cfg.device)
+    out = Path(cfg.out)
+    if master:  # before any process writes: the other ranks follow rank 0's folder
+        prepare_run(out, cfg.resume, out / "last" / STATE_FILE)
+    init = find_checkpoint(cfg.init, announce=master) if cfg.init else None
     if ddp:
         if device.type == "cuda":
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
@@ -245,19 +348,17 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             local = int(os.environ.get("LOCAL_WORLD_SIZE", world))
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    master = rank == 0
-    out = Path(cfg.out)
     torch.manual_seed(cfg.seed)
 
     overrides = {"point_head": cfg.point_head} if cfg.point_head else {}
     step, elapsed, best, state = 0, 0.0, -1.0, None
-    if cfg.resume and (out / "last" / STATE_FILE).exists():
+    if cfg.resume:
         model = VLA.from_checkpoint(out / "last", device=device).train()
         state = torch.load(out / "last" / STATE_FILE, map_location=device, weights_only=True)
         step, elapsed, best = int(state["step"]), float(state["elapsed"]), float(state["best"])
         torch.set_rng_state(state["torch_rng"])
-    elif cfg.init:  # fine-tuning: the checkpoint's architecture and weights, this run's optimizer and schedule
-        model = VLA.from_checkpoint(cfg.init, device=device).train()
+    elif init:  # fine-tuning: the checkpoint's architecture and weights, this run's optimizer and schedule
+        model = VLA.from_checkpoint(init, device=device).train()
     else:
         model = VLA(VLAConfig.preset(cfg.preset, **overrides)).to(device)
     optimizer = make_optimizer(model, cfg)
@@ -279,7 +380,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         batches = DatasetBatches(cfg.data, cfg.batch_size, model.config.grid, cfg.seed, rank, world)
     anchor = None
     if cfg.anchor_families:  # --init's weights, frozen (a resumed run too), on a data stream apart from the main one
-        reference = VLA.from_checkpoint(cfg.init, device=device).requires_grad_(False)
+        reference = VLA.from_checkpoint(init, device=device).requires_grad_(False)
         anchor_batches = SyntheticBatches(cfg.anchor_batch_size, model.config.grid, 2**32 + cfg.seed, rank,
                                           model.config.image_size, cfg.anchor_families.split(","))  # fmt: skip
         anchor = (reference, anchor_batches)
@@ -289,13 +390,12 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     )  # fmt: skip
     logger = Logger(out, resume=state is not None) if master else None
     if master:
-        out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
     eval_interval = cfg.eval_interval or max(1, cfg.max_iters // 10)
     budget = cfg.time_budget * 60.0
     eval_every_s = (cfg.eval_minutes * 60 or budget / 10) if budget else math.inf
     next_eval_time = elapsed + eval_every_s
-    bar = tqdm(total=cfg.max_iters, initial=step, disable=not (master and cfg.progress), dynamic_ncols=True)
+    bar = ProgressBar(cfg.max_iters, step, budget / 60, elapsed / 60, "train", enabled=master and cfg.progress)
     start_time, last_log, result = time.time() - elapsed, time.time(), None
     samples_since = 0
 
@@ -360,7 +460,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         samples_since += cfg.batch_size * world
         if not master:
             continue
-        bar.update(1)
+        bar.advance(step, (time.time() - start_time) / 60)
         if step % cfg.log_interval == 0 or step == 1:
             rate = samples_since / max(time.time() - last_log, 1e-9)
             last_log, samples_since = time.time(), 0
@@ -373,6 +473,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     if master:
         evaluate_and_save(final=True)
         bar.close()
+        logger.close()
     if ddp:
         dist.barrier()
         dist.destroy_process_group()
@@ -388,19 +489,23 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 # ---------------------------------------------------------------- command line
 
 
-def add_arguments(parser: argparse.ArgumentParser, config_class=TrainConfig, skip: tuple[str, ...] = ()) -> None:
-    """Flags from a dataclass: --kebab-case, the field's metadata as help, booleans as switches."""
+def add_arguments(parser: argparse.ArgumentParser, config_class=TrainConfig) -> None:
+    """Flags from a dataclass: --kebab-case, the field's metadata as help, booleans as switches; fields that share
+    an "exclusive" name in their metadata form a required mutually exclusive group."""
+    groups: dict[str, Any] = {}
     for f in dataclasses.fields(config_class):
-        if f.name in skip:
-            continue
         flag = "--" + f.name.replace("_", "-")
-        help_text = f.metadata.get("help", "") + (f" (default: {f.default})" if f.default not in (None, False) else "")
+        exclusive = f.metadata.get("exclusive")
+        if exclusive and exclusive not in groups:
+            groups[exclusive] = parser.add_mutually_exclusive_group(required=True)
+        where = groups[exclusive] if exclusive else parser
+        help_text = f.metadata.get("help", "").replace("%", "%%")
         if f.type in ("bool", bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction if f.default else "store_true",
-                                default=f.default, help=help_text)  # fmt: skip
+            where.add_argument(flag, action=argparse.BooleanOptionalAction if f.default else "store_true",
+                               default=f.default, help=help_text)  # fmt: skip
         else:
             kind = {"int": int, "float": float}.get(str(f.type), str)
-            parser.add_argument(flag, type=kind, default=f.default, help=help_text)
+            where.add_argument(flag, type=kind, default=f.default, help=help_text)
 
 
 def configure_cli(parser: argparse.ArgumentParser) -> None:
@@ -410,18 +515,13 @@ def configure_cli(parser: argparse.ArgumentParser) -> None:
 
 def run_cli(args: argparse.Namespace) -> int:
     names = {f.name for f in dataclasses.fields(TrainConfig)}
-    try:
-        cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
-    except ValueError as error:
-        print(f"minvla train: {error}", file=sys.stderr)
-        return 2
-    summary = train(cfg)
+    summary = train(TrainConfig(**{k: v for k, v in vars(args).items() if k in names}))
     if int(os.environ.get("RANK", 0)) == 0:
         print(json.dumps({k: v for k, v in summary.items() if k != "last"}, indent=2))
     return 0
 
 
 if __name__ == "__main__":  # torchrun -m minvla_gym.policies.train ...
-    parser = argparse.ArgumentParser(prog="minvla train", description=__doc__.splitlines()[0])
-    configure_cli(parser)
-    raise SystemExit(run_cli(parser.parse_args()))
+    from minvla_gym.cli import main
+
+    raise SystemExit(main(["train", *sys.argv[1:]]))

@@ -219,7 +219,8 @@ def test_sigkill_mid_episode_keeps_the_earlier_episodes(display, tmp_path):
 def test_record_without_a_display_is_a_clear_error(monkeypatch, tmp_path, capsys):
     monkeypatch.delenv("DISPLAY", raising=False)
     assert minvla(["record", "--out", str(tmp_path / "d"), "--instruction", "x"]) == 2
-    assert "no display: set DISPLAY or start Xvfb" in capsys.readouterr().out
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "minvla record: error: " in err and "no display: set DISPLAY or start Xvfb" in err
 
 
 def test_recorder_arguments(display, tmp_path):

@@ -64,6 +64,6 @@ def test_run_asks_first(display, checkpoint, capsys, monkeypatch):
 
 def test_run_errors(display, tmp_path, capsys):
     assert minvla(["run", "--model", str(tmp_path / "nothing"), "--instruction", "x", "--dry-run"]) == 2
-    assert "config.json: missing" in capsys.readouterr().err
+    assert "nothing: no such folder" in capsys.readouterr().err
     assert minvla(["run", "--model", str(tmp_path), "--dry-run"]) == 2
     assert "--instruction is required" in capsys.readouterr().err

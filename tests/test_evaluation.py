@@ -186,8 +186,8 @@ def test_cli_end_to_end(tmp_path, capsys):
     assert (out / "success_by_family.png").stat().st_size > 0 and (out / "contact_sheet.png").stat().st_size > 0
     table = capsys.readouterr().out
     assert "95% CI" in table and "100.0%" in table
-    with pytest.raises(SystemExit):  # one of --model, --expert, --random is required
-        main(["eval", "--episodes", "2"])
+    assert main(["eval", "--episodes", "2"]) == 2  # one of --model, --expert, --random is required
+    assert "one of the arguments --model --expert --random is required" in capsys.readouterr().err
 
 
 def test_cli_evaluates_a_vla_checkpoint_at_its_own_screen_size(tmp_path):

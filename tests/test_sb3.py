@@ -304,7 +304,7 @@ def test_minvla_finetune_end_to_end_resume_and_eval(tmp_path, capsys):
     assert summary["timesteps"] == 128 and len(summary["evaluations"]) == 5
     assert (out / "checkpoints" / "ppo_128_steps.zip").is_file() and (out / "best" / "model.safetensors").is_file()
     assert any((out / "tb").rglob("events.out.tfevents.*"))
-    bc, tuned = VLA.from_checkpoint(tmp_path / "bc"), VLA.from_checkpoint(out)
+    bc, tuned = VLA.from_checkpoint(tmp_path / "bc"), VLA.from_checkpoint(out / "last")
     assert any(not torch.equal(a, b) for a, b in zip(bc.parameters(), tuned.parameters(), strict=True))
 
     assert main(["finetune", "--resume", "--timesteps", "192", "--vec-env", "dummy", *common]) == 0
@@ -359,7 +359,7 @@ def test_the_pretraining_scripts_ppo_stages_and_their_average(tmp_path):
                           timeout=240, cwd=root, env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert "stage 9:" in done.stdout and "stage 10:" in done.stdout and "copied" not in done.stdout
-    start, nine, ten, soup = (VLA.from_checkpoint(tmp_path / f"pretrain{k}").state_dict() for k in (8, 9, 10, 11))
+    start, nine, ten, soup = (VLA.from_pretrained(tmp_path / f"pretrain{k}").state_dict() for k in (8, 9, 10, 11))
     assert any(not torch.equal(start[k], nine[k]) for k in start) and any(
         not torch.equal(nine[k], ten[k]) for k in start
     )

@@ -412,15 +412,15 @@ class DemoRecorder:
 
 def configure_cli(parser) -> None:
     """`minvla record --out DIR --instruction TEXT [--region L,T,W,H] ...`."""
-    parser.add_argument("--out", required=True, help="dataset folder to write (appends to an existing one)")
+    parser.add_argument("--out", default="data/recorded", help="dataset folder to write (appends to an existing one)")
     text = parser.add_mutually_exclusive_group(required=True)
     text.add_argument("--instruction", help="the instruction of every episode")
     text.add_argument("--instructions", metavar="FILE", help="one instruction a line, one episode each, in order")
     parser.add_argument("--region", help="LEFT,TOP,WIDTH,HEIGHT to record (default: the whole monitor)")
-    parser.add_argument("--monitor", type=int, default=1, help="mss monitor index (default 1)")
+    parser.add_argument("--monitor", type=int, default=1, help="mss monitor index")
     parser.add_argument("--size", type=int, default=DEFAULT_SIZE, help="observation size of the screenshots")
     parser.add_argument("--task", default="recorded", help="task name saved with each episode")
-    parser.add_argument("--episodes", type=int, default=0, help="stop after N episodes (default: until Ctrl+C)")
+    parser.add_argument("--episodes", type=int, default=0, help="stop after N episodes (0: until Ctrl+C)")
     parser.add_argument("--fps", type=float, default=20.0, help="screenshots per second of the capture thread")
     parser.set_defaults(func=_main)
 
@@ -436,6 +436,8 @@ def parse_region(text: str | None) -> tuple[int, int, int, int] | None:
 
 
 def _main(args) -> int:
+    if args.episodes < 0 or args.fps <= 0 or args.size < 1:
+        raise ValueError(f"--episodes must be >= 0, --fps and --size > 0; got {args.episodes}, {args.fps}, {args.size}")
     try:
         if args.instructions:
             instructions = [line.strip() for line in Path(args.instructions).read_text().splitlines() if line.strip()]
@@ -446,9 +448,8 @@ def _main(args) -> int:
         limit = args.episodes or (len(instructions) if args.instructions else 0)
         recorder = DemoRecorder(args.out, instructions[0], parse_region(args.region), args.monitor, args.size,
                                 args.task, args.fps)  # fmt: skip
-    except (ValueError, RuntimeError, OSError) as error:
-        print(f"minvla record: error: {error}")
-        return 2
+    except RuntimeError as error:  # no display: bad input as much as a bad flag is
+        raise ValueError(str(error)) from None
     recorder.start()
     print(f"recording {recorder.screen.region} into {args.out}: do the task, then press "
           f"{SUCCESS_KEY.upper()} (success) or {FAILURE_KEY.upper()} (failure) to save the episode; "

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from minvla_gym import tokenizer
 from minvla_gym.actions import describe_action, validate_action
 from minvla_gym.envs.desktop.recorder import parse_region
 
@@ -56,28 +57,55 @@ def run_policy(
 
 
 def confirm(question: str, stream=None) -> bool:
-    """Ask a yes/no question on the terminal; anything but y/yes (or no input) is no."""
+    """Ask a yes/no question on the terminal; anything but y/yes is no. No answer at all (stdin closed, as in a
+    script) is a ValueError that asks for --yes, so a command that would act never waits or acts unasked."""
     stream = sys.stdin if stream is None else stream
     print(f"{question} [y/N] ", end="", flush=True)
     answer = stream.readline()
+    if not answer:
+        raise ValueError("no answer to the confirmation prompt (stdin is closed): pass --yes to act without asking")
     return answer.strip().lower() in ("y", "yes")
 
 
+def acts_on_the_real_screen(env_id: str) -> bool:
+    """Whether `env_id` drives the real mouse and keyboard wherever they point: the desktop env, but not the task
+    suite, which acts only inside the windows it opens."""
+    import gymnasium as gym
+
+    spec = gym.spec(env_id)
+    return str(spec.entry_point).startswith("minvla_gym.envs.desktop") and spec.kwargs.get("task_source") != "suite"
+
+
+def may_act(env_ids: str, what: str, yes: bool = False, dry_run: bool = False) -> bool:
+    """For `minvla eval` and `finetune`: True when `what` may run on the comma-separated `env_ids`, asking first
+    where one of them acts on the real screen (unless `yes` or `dry_run`); False when the answer is no."""
+    real = [env_id for env_id in env_ids.split(",") if acts_on_the_real_screen(env_id)]
+    if not real or yes or dry_run:
+        return True
+    if confirm(f"{what} will move the mouse and type on the real screen ({', '.join(real)}); mouse into a screen "
+               "corner aborts. Go?"):  # fmt: skip
+        return True
+    print("aborted: nothing was performed")
+    return False
+
+
 def configure_cli(parser) -> None:
+    from minvla_gym.cli import DEVICE_HELP
+
     parser.add_argument(
-        "--model", required=True, metavar="CKPT", help="a VLA checkpoint directory (minvla train --out)"
+        "--model", required=True, metavar="CKPT", help="a checkpoint or run folder (minvla train --out), or small"
     )
     parser.add_argument("--instruction", help=f"what to do (required for {DESKTOP_ID})")
     parser.add_argument(
         "--env", default=DESKTOP_ID, choices=(DESKTOP_ID, SUITE_ID), help="the screen or the task suite"
     )
-    parser.add_argument("--steps", type=int, default=10, help="at most this many actions (default 10)")
+    parser.add_argument("--steps", type=int, default=10, help="at most this many actions")
     parser.add_argument("--dry-run", action="store_true", help="observe and decide, but perform nothing")
     parser.add_argument("--yes", action="store_true", help="act without asking first")
     parser.add_argument("--region", help="LEFT,TOP,WIDTH,HEIGHT to see and act in (default: the whole monitor)")
-    parser.add_argument("--monitor", type=int, default=1, help="mss monitor index (default 1)")
-    parser.add_argument("--settle", type=float, default=0.5, help="seconds to wait after each action (default 0.5)")
-    parser.add_argument("--device", default="cpu", help="torch device for the model (default cpu)")
+    parser.add_argument("--monitor", type=int, default=1, help="mss monitor index")
+    parser.add_argument("--settle", type=float, default=0.5, help="seconds to wait after each action")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.set_defaults(func=_main)
 
 
@@ -85,33 +113,28 @@ def _main(args) -> int:
     import gymnasium as gym
 
     import minvla_gym  # noqa: F401 - registers the env ids
-
-    def error(message: str) -> int:
-        print(f"minvla run: error: {message}", file=sys.stderr)
-        return 2
+    from minvla_gym.policies.model import VLA, resolve_device
 
     if args.env == DESKTOP_ID and not args.instruction:
-        return error(f"--instruction is required on {DESKTOP_ID}")
-    if args.steps < 1:
-        return error(f"--steps must be positive, got {args.steps}")
-    try:
-        from minvla_gym.policies.model import VLA
-
-        policy = VLA.from_checkpoint(args.model, device=args.device)
-    except ImportError as exc:
-        return error(f"the VLA policy cannot be imported ({exc})")
-    except (ValueError, OSError) as exc:  # CheckpointError is a ValueError
-        return error(str(exc))
+        raise ValueError(f"--instruction is required on {DESKTOP_ID}")
+    if args.steps < 1 or args.settle < 0:
+        raise ValueError(f"--steps must be >= 1 and --settle >= 0, got {args.steps} and {args.settle}")
+    if args.instruction is not None:
+        tokenizer.encode(args.instruction)  # too long or not ASCII: say so before opening anything
+    region = parse_region(args.region)
+    policy = VLA.from_pretrained(args.model, device=resolve_device(args.device), announce=True)
     kwargs = {"dry_run": args.dry_run, "settle": args.settle, "size": policy.config.image_size}
     if args.env == DESKTOP_ID:
-        kwargs.update(region=parse_region(args.region), monitor=args.monitor)
+        kwargs.update(region=region, monitor=args.monitor)
     try:
         env = gym.make(args.env, **kwargs)
-    except (ValueError, RuntimeError) as exc:  # NoDisplayError is a RuntimeError
-        return error(str(exc))
+    except RuntimeError as exc:  # NoDisplayError
+        raise ValueError(str(exc)) from None
     try:
         where = env.unwrapped.region
-        if not (args.dry_run or args.yes) and not confirm(
+        if args.dry_run:
+            print(f"dry run: the actions below are decided on screen region {where} but none is performed")
+        elif not args.yes and not confirm(
             f"{args.model} will move the mouse and type on the screen region {where} for up to {args.steps} steps "
             "(mouse into a screen corner aborts). Go?"
         ):
@@ -120,4 +143,6 @@ def _main(args) -> int:
         run_policy(env, policy, args.steps, instruction=args.instruction if args.env == DESKTOP_ID else None)
     finally:
         env.close()
+    if args.dry_run:
+        print("dry run: nothing was performed")
     return 0
