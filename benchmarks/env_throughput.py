@@ -28,7 +28,7 @@ import minvla_gym  # noqa: F401  (registers the ids)
 
 @dataclass
 class Args:
-    env_id: str = "MinVLA-Synthetic-v0"
+    env_id: str = "MinVLA-Synthetic-v1"
     """the synthetic env to time"""
     size: int = 224
     """screen side in pixels"""

@@ -25,7 +25,9 @@ args = parser.parse_args()
 outcomes, rates = {}, {}  # checkpoint -> family -> [success per episode] / success rate
 for checkpoint in args.checkpoints:
     policy = VLA.from_pretrained(checkpoint)  # a checkpoint or run folder, or "small"
-    results = evaluate_by_family(policy, args.episodes, env_kwargs={"size": policy.config.image_size})
+    results = evaluate_by_family(
+        policy, args.episodes, env_id="MinVLA-Synthetic-v0", env_kwargs={"size": policy.config.image_size}
+    )
     outcomes[checkpoint] = {family: [e.success for e in result.records] for family, result in results.items()}
     rates[checkpoint] = {family: result.success_rate for family, result in results.items()}
     print(f"{checkpoint}: {sum(rates[checkpoint].values()) / len(results):.1%} on average", flush=True)

@@ -36,7 +36,9 @@ from minvla_gym.policies.model import VLA  # noqa: E402
 def success_by_family(checkpoint, episodes: int) -> tuple[dict[str, float], dict[str, list[bool]]]:
     """Success rate per family on seeds 0..episodes-1 of its env, and each episode's outcome (for pairing)."""
     policy = VLA.from_pretrained(checkpoint)
-    results = evaluate_by_family(policy, episodes, env_kwargs={"size": policy.config.image_size})
+    results = evaluate_by_family(
+        policy, episodes, env_id="MinVLA-Synthetic-v0", env_kwargs={"size": policy.config.image_size}
+    )
     outcomes = {family: [episode.success for episode in result.records] for family, result in results.items()}
     return {family: result.success_rate for family, result in results.items()}, outcomes
 

@@ -1,6 +1,7 @@
 """minVLA-gym: a Gymnasium desktop for vision-language-action agents.
 
-`import minvla_gym` registers the env ids (MinVLA-Synthetic-v0, MinVLA-Synthetic-<Family>-v0, ...).
+`import minvla_gym` registers the env ids (MinVLA-Synthetic-v1, MinVLA-Synthetic-<Family>-v1, their frozen
+v0 twins, ...).
 """
 
 from minvla_gym.actions import ACTION_TYPES, HOTKEYS, make_action, make_action_space, validate_action

@@ -612,7 +612,7 @@ def collect(
 
 def configure_cli(parser) -> None:
     """`minvla collect --env ID --episodes N --out DIR [--seed S]`."""
-    parser.add_argument("--env", default="MinVLA-Synthetic-v0", help="env id with a scripted expert")
+    parser.add_argument("--env", default="MinVLA-Synthetic-v1", help="env id with a scripted expert")
     parser.add_argument("--episodes", type=int, default=100, help="number of episodes (resumes an existing folder)")
     parser.add_argument("--out", default="data/demos", help="dataset folder to write")
     parser.add_argument("--seed", type=int, default=0, help="episode k resets with seed S + k")

@@ -35,7 +35,8 @@ from minvla_gym.actions import describe_action, validate_action
 from minvla_gym.tokenizer import decode
 from minvla_gym.wrappers import DEFAULT_COORD_BINS, flat_nvec, flat_to_action
 
-DEFAULT_ENV_ID = "MinVLA-Synthetic-v0"
+DEFAULT_ENV_ID = "MinVLA-Synthetic-v1"
+SPLITS = ("train", "test")  # the open world's (MinVLA-Synthetic-v1): test words, font and templates held out
 Z95 = 1.959963984540054  # standard normal quantile at 0.975
 MAX_TILES = 40  # contact-sheet tiles; more become unreadable
 
@@ -81,6 +82,7 @@ class EpisodeRecord:
     success: bool = False
     steps: int = 0
     error: str | None = None  # why the policy's action failed validation, if it did
+    split: str | None = None  # info["split"] where the env has splits
     frames: list[np.ndarray] = field(default_factory=list, repr=False)  # screen before each action (kept episodes)
     actions: list[dict[str, Any] | None] = field(default_factory=list, repr=False)  # None: the invalid one
 
@@ -123,6 +125,7 @@ class EvalResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "env_id": self.env_id,
+            "split": self.records[0].split if self.records else None,
             "seed": self.seed,
             "policy": self.policy,
             "episodes": self.episodes,
@@ -284,7 +287,7 @@ def evaluate(
             k, next_episode = next_episode, next_episode + 1
             obs, info = env.reset(seed=seed + k)
             instruction = info.get("instruction") or decode(obs["instruction"])
-            record = EpisodeRecord(k, seed + k, str(info.get("task", env_id)), instruction)  # no families: one row
+            record = EpisodeRecord(k, seed + k, str(info.get("task", env_id)), instruction, split=info.get("split"))
             records.append(record)
             return _Slot(env, obs, record, np.random.default_rng([seed, k]))
 
@@ -311,23 +314,94 @@ def evaluate_by_family(
     episodes: int = 100,
     seed: int = 0,
     *,
+    env_id: str = DEFAULT_ENV_ID,
     families: Sequence[str] | None = None,
     env_kwargs: dict[str, Any] | None = None,
     num_envs: int = 16,
+    keep_frames: int = 0,
     progress: bool = False,
 ) -> dict[str, EvalResult]:
-    """`evaluate` on each family's own env, `MinVLA-Synthetic-<Family>-v0`, `episodes` each from `seed`.
+    """`evaluate` on each family's own env (`MinVLA-Synthetic-<Family>-v1` for the mixed `env_id`
+    `MinVLA-Synthetic-v1`), `episodes` each from `seed`.
 
     Every family gets the same number of episodes (on the mixed env a family's count is itself random), and
     two policies evaluated so see the same episodes: compare them per family with `paired_change_interval`.
     """
     from minvla_gym.envs.synthetic.tasks import FAMILIES
 
-    kwargs = {"env_kwargs": env_kwargs, "num_envs": num_envs, "progress": progress}
+    prefix, version = env_id.rsplit("-", 1)
+    if prefix != "MinVLA-Synthetic":
+        raise ValueError(f"evaluate_by_family: {env_id!r} is not a mixed synthetic id such as MinVLA-Synthetic-v1")
+    kwargs = {"env_kwargs": env_kwargs, "num_envs": num_envs, "keep_frames": keep_frames, "progress": progress}
     return {
-        family: evaluate(policy, f"MinVLA-Synthetic-{family}-v0", episodes, seed, **kwargs)
+        family: evaluate(policy, f"{prefix}-{family}-{version}", episodes, seed, **kwargs)
         for family in families or FAMILIES
     }
+
+
+def has_splits(env_id: str) -> bool:
+    """Whether `gym.make(env_id, split=...)` takes a split: the synthetic env's open world (v1 on)."""
+    spec = gym.spec(env_id)
+    return spec.entry_point == "minvla_gym.envs.synthetic:SyntheticDesktopEnv" and spec.kwargs.get("version", 1) >= 1
+
+
+def evaluate_splits(
+    policy: Any,
+    env_id: str = DEFAULT_ENV_ID,
+    episodes: int = 100,
+    seed: int = 0,
+    *,
+    splits: Sequence[str] = SPLITS,
+    per_family: bool = False,
+    env_kwargs: dict[str, Any] | None = None,
+    **kwargs,
+) -> dict[str, EvalResult]:
+    """The policy on each split of `env_id`, the same seeds in each: how far it generalises to what it never
+    trained on (the test split's words, font face and templates), the way Procgen reports train and test levels.
+
+    With `per_family`, each family's own env plays `episodes` (see `evaluate_by_family`) and each split's
+    result holds them all. `kwargs` go to `evaluate`. Print the results side by side with `splits_table`.
+    """
+    if not has_splits(env_id):
+        raise ValueError(f"{env_id} has no splits; MinVLA-Synthetic-v1 and its family ids have")
+    unknown = [s for s in splits if s not in SPLITS]
+    if unknown or not splits:
+        raise ValueError(f"splits must be some of {SPLITS}, got {list(splits)}")
+    results = {}
+    for split in splits:
+        split_kwargs = {**(env_kwargs or {}), "split": split}
+        if per_family:
+            parts = evaluate_by_family(policy, episodes, seed, env_id=env_id, env_kwargs=split_kwargs, **kwargs)
+            name = next(iter(parts.values())).policy
+            results[split] = EvalResult(env_id, seed, name, [r for part in parts.values() for r in part.records])
+        else:
+            results[split] = evaluate(policy, env_id, episodes, seed, env_kwargs=split_kwargs, **kwargs)
+    return results
+
+
+def splits_table(results: dict[str, EvalResult]) -> str:
+    """Success per family and overall, one column per split, and the gap between the first two."""
+    splits = list(results)
+    families = sorted({f for r in results.values() for f in r.per_family})
+    stats = {s: {**r.per_family, "all": _summary(r.records)} for s, r in results.items()}
+    width = max(10, *(len(f) for f in families))
+    header = f"{'family':<{width}}" + "".join(f"  {s + ' [95% CI]':>24}" for s in splits)
+    header += f"  {'gap':>6}" if len(splits) > 1 else ""
+    lines = [header]
+    for family in [*families, "all"]:
+        line = f"{family:<{width}}"
+        for s in splits:
+            cell = stats[s].get(family)
+            text = (
+                "-"
+                if cell is None
+                else f"{100 * cell['success_rate']:.1f}% [{100 * cell['ci'][0]:.1f}, {100 * cell['ci'][1]:.1f}]"
+            )
+            line += f"  {text:>24}"
+        if len(splits) > 1 and all(family in stats[s] for s in splits[:2]):
+            line += f"  {100 * (stats[splits[0]][family]['success_rate'] - stats[splits[1]][family]['success_rate']):>+6.1f}"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def _step(slot: _Slot, raw: Any, convert: Convert, keep: bool) -> bool:
@@ -371,7 +445,8 @@ def plot_per_family(result: EvalResult, path: str | Path) -> Path:
     ax.set_ylim(0, 118)
     ax.set_yticks(range(0, 101, 20))
     ax.set_ylabel("success (%), 95% Wilson CI")
-    title = f"{result.policy} on {result.env_id}: {result.episodes} episodes, seed {result.seed}"
+    split = f" ({result.records[0].split} split)" if result.records and result.records[0].split else ""
+    title = f"{result.policy} on {result.env_id}{split}: {result.episodes} episodes, seed {result.seed}"
     ax.set_title(textwrap.fill(title, 60), fontsize=8)
     ax.tick_params(axis="x", labelrotation=30, labelsize=8)
     fig.savefig(path, dpi=120)
@@ -421,7 +496,13 @@ def configure_cli(parser: argparse.ArgumentParser) -> None:
     who.add_argument("--expert", action="store_true", help="the env's scripted expert (should score 100%%)")
     who.add_argument("--random", action="store_true", help="a uniformly random policy, seeded: the chance baseline")
     parser.add_argument("--env", default=DEFAULT_ENV_ID, metavar="ID", help="env id")
-    parser.add_argument("--episodes", type=int, default=100, metavar="N", help="episodes")
+    parser.add_argument(
+        "--episodes", type=int, default=100, metavar="N", help="episodes (per family with --per-family)"
+    )
+    parser.add_argument("--split", choices=("train", "test", "both"), default="both",
+                        help="on an env with splits (MinVLA-Synthetic-v1): which to play; both: side by side")  # fmt: skip
+    parser.add_argument("--per-family", action="store_true",
+                        help="play each family's own env for --episodes (synthetic ids): every family as many")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="episode k uses seed S+k")
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="folder for eval.json and the PNGs (default: --json's folder, else runs/eval)")  # fmt: skip
@@ -468,14 +549,32 @@ def run_cli(args: argparse.Namespace) -> int:
         env_kwargs["size"] = size
     if not may_act(args.env, f"evaluating {args.model or policy}", args.yes, args.dry_run):
         return 1
-    result = evaluate(policy, args.env, args.episodes, args.seed, env_kwargs=env_kwargs, num_envs=args.num_envs,
-                      keep_frames=args.keep, progress=not args.quiet)  # fmt: skip
-    if args.model:
-        result.policy = str(args.model)
-    print(result.table())
-    json_path.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
-    written = [json_path, plot_per_family(result, out / "success_by_family.png")]
-    if args.keep > 0:
-        written.append(contact_sheet(result, out / "contact_sheet.png"))
+    kwargs = {"env_kwargs": env_kwargs, "num_envs": args.num_envs, "keep_frames": args.keep, "progress": not args.quiet}
+    if has_splits(args.env):
+        splits = SPLITS if args.split == "both" else (args.split,)
+        results = evaluate_splits(policy, args.env, args.episodes, args.seed, splits=splits,
+                                  per_family=args.per_family, **kwargs)  # fmt: skip
+    elif args.per_family:
+        parts = evaluate_by_family(policy, args.episodes, args.seed, env_id=args.env, **kwargs)
+        records = [r for part in parts.values() for r in part.records]
+        results = {"": EvalResult(args.env, args.seed, next(iter(parts.values())).policy, records)}
+    else:
+        results = {"": evaluate(policy, args.env, args.episodes, args.seed, **kwargs)}
+    for result in results.values():
+        if args.model:
+            result.policy = str(args.model)
+    if len(results) > 1:  # side by side
+        print(splits_table(results))
+        report = {"splits": {split: r.to_dict() for split, r in results.items()}}
+    else:
+        print(next(iter(results.values())).table())
+        report = next(iter(results.values())).to_dict()
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    written = [json_path]
+    for split, result in results.items():
+        suffix = f"_{split}" if len(results) > 1 else ""
+        written.append(plot_per_family(result, out / f"success_by_family{suffix}.png"))
+        if args.keep > 0:
+            written.append(contact_sheet(result, out / f"contact_sheet{suffix}.png"))
     print("wrote " + ", ".join(map(str, written)))
     return 0

@@ -5,7 +5,7 @@ strings), as `envs.action_space` describes. A policy's `act_batch` and the scrip
 per env instead, because that is what each env steps on and what evaluation records. `stack_actions` turns the
 second into the first:
 
-    envs = gym.make_vec("MinVLA-Synthetic-v0", num_envs=8)
+    envs = gym.make_vec("MinVLA-Synthetic-v1", num_envs=8)
     obs, info = envs.reset(seed=0)
     obs, reward, terminated, truncated, info = envs.step(stack_actions(vla.act_batch(obs)))
     obs, reward, terminated, truncated, info = envs.step(expert_actions(envs))

@@ -14,8 +14,10 @@ from minvla_gym.evaluation import (
     contact_sheet,
     evaluate,
     evaluate_by_family,
+    evaluate_splits,
     paired_change_interval,
     plot_per_family,
+    splits_table,
     wilson_interval,
 )
 from minvla_gym.wrappers import FlatActionWrapper
@@ -99,13 +101,47 @@ def test_evaluate_by_family_plays_the_same_episodes_of_each_family():
     results = evaluate_by_family("random", episodes=6, seed=3, num_envs=2)
     assert list(results) == list(FAMILIES)
     for family, result in results.items():
-        assert result.env_id == f"MinVLA-Synthetic-{family}-v0" and list(result.per_family) == [family]
+        assert result.env_id == f"MinVLA-Synthetic-{family}-v1" and list(result.per_family) == [family]
         assert [r.seed for r in result.records] == list(range(3, 9))
     again = evaluate_by_family("random", episodes=6, seed=3, families=["Icon", "Scroll"], num_envs=4)
     assert list(again) == ["Icon", "Scroll"] and all(outcomes(again[f]) == outcomes(results[f]) for f in again)
     assert all(
         r.success_rate == 1.0 for r in evaluate_by_family("expert", episodes=2, families=["Type", "Menu"]).values()
     )
+
+
+def test_evaluate_splits_plays_the_same_seeds_on_each_split_side_by_side():
+    results = evaluate_splits("expert", "MinVLA-Synthetic-v1", episodes=6, seed=2, num_envs=3, progress=False)
+    assert list(results) == ["train", "test"]
+    for split, result in results.items():
+        assert result.success_rate == 1.0 and [r.seed for r in result.records] == list(range(2, 8))
+        assert {r.split for r in result.records} == {split} and result.to_dict()["split"] == split
+    # Same seeds, different worlds: the test split's instructions are not the train split's.
+    assert [r.instruction for r in results["train"].records] != [r.instruction for r in results["test"].records]
+    table = splits_table(results).splitlines()
+    assert "train" in table[0] and "test" in table[0] and "gap" in table[0] and table[-1].startswith("all")
+    per_family = evaluate_splits("random", episodes=3, splits=["test"], per_family=True, num_envs=2, progress=False)
+    assert list(per_family) == ["test"] and sorted(per_family["test"].per_family) == sorted(FAMILIES)
+    assert all(s["episodes"] == 3 for s in per_family["test"].per_family.values())
+    with pytest.raises(ValueError, match="has no splits"):
+        evaluate_splits("expert", "MinVLA-Synthetic-v0", episodes=1)
+    with pytest.raises(ValueError, match="splits must be"):
+        evaluate_splits("expert", splits=["val"], episodes=1)
+
+
+def test_minvla_eval_reports_both_splits(tmp_path, capsys):
+    assert main(["eval", "--expert", "--env", "MinVLA-Synthetic-Click-v1", "--episodes", "4", "--keep", "1",
+                 "--quiet", "--out", str(tmp_path)]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "train [95% CI]" in printed and "test [95% CI]" in printed
+    report = json.loads((tmp_path / "eval.json").read_text())
+    assert {s: r["success_rate"] for s, r in report["splits"].items()} == {"train": 1.0, "test": 1.0}
+    assert (tmp_path / "success_by_family_test.png").exists() and (tmp_path / "contact_sheet_train.png").exists()
+    assert main(["eval", "--random", "--env", "MinVLA-Synthetic-v1", "--split", "test", "--per-family",
+                 "--episodes", "2", "--keep", "0", "--quiet", "--out", str(tmp_path / "one")]) == 0  # fmt: skip
+    report = json.loads((tmp_path / "one" / "eval.json").read_text())  # one split: a plain report
+    assert report["split"] == "test" and report["episodes"] == 2 * len(FAMILIES)
+    assert sorted(report["per_family"]) == sorted(FAMILIES)
 
 
 def test_random_policy_scores_low_and_is_seeded():
@@ -180,10 +216,13 @@ def test_cli_end_to_end(tmp_path, capsys):
     out = tmp_path / "pictures"
     argv = ["eval", "--expert", "--episodes", "6", "--seed", "1", "--json", str(tmp_path / "r.json")]
     assert main([*argv, "--out", str(out), "--num-envs", "2", "--keep", "2", "--quiet"]) == 0
-    report = json.loads((tmp_path / "r.json").read_text())
-    assert report["success_rate"] == 1.0 and report["episodes"] == 6 and report["seed"] == 1
-    assert set(report["per_family"]) <= set(FAMILIES) and all(v == 1.0 for v in report["per_family"].values())
-    assert (out / "success_by_family.png").stat().st_size > 0 and (out / "contact_sheet.png").stat().st_size > 0
+    report = json.loads((tmp_path / "r.json").read_text())["splits"]  # the default env has splits: both played
+    assert list(report) == ["train", "test"]
+    for split, result in report.items():
+        assert result["success_rate"] == 1.0 and result["episodes"] == 6 and result["seed"] == 1
+        assert set(result["per_family"]) <= set(FAMILIES) and all(v == 1.0 for v in result["per_family"].values())
+        assert (out / f"success_by_family_{split}.png").stat().st_size > 0
+        assert (out / f"contact_sheet_{split}.png").stat().st_size > 0
     table = capsys.readouterr().out
     assert "95% CI" in table and "100.0%" in table
     assert main(["eval", "--episodes", "2"]) == 2  # one of --model, --expert, --random is required
@@ -197,7 +236,8 @@ def test_cli_evaluates_a_vla_checkpoint_at_its_own_screen_size(tmp_path):
 
     torch.manual_seed(0)
     VLA(VLAConfig.preset("tiny", image_size=160)).save(tmp_path / "ckpt")  # random weights: any success is luck
-    argv = ["eval", "--model", str(tmp_path / "ckpt"), "--episodes", "6", "--device", "cpu", "--keep", "1", "--quiet"]
+    argv = ["eval", "--model", str(tmp_path / "ckpt"), "--episodes", "6", "--device", "cpu", "--keep", "1", "--quiet",
+            "--split", "test"]  # fmt: skip
     # The env must be made at the checkpoint's 160 px: the VLA raises on any other screen size.
     assert main([*argv, "--json", str(tmp_path / "r.json")]) == 0
     report = json.loads((tmp_path / "r.json").read_text())
