@@ -74,8 +74,9 @@ class DesktopEnv(gym.Env):
     - `render_mode`: "rgb_array" returns the last full-resolution capture of the region.
 
     ## Safety
-    Every point is clamped to the region and kept off the four screen corners, which stay pyautogui's
-    fail-safe: moving the mouse into a corner aborts the next action with pyautogui.FailSafeException.
+    Every point the pointer visits (a drag's in-between points included) is clamped to the region and kept
+    off the four screen corners, which stay pyautogui's fail-safe: moving the mouse into a corner aborts the
+    next action with pyautogui.FailSafeException. A drag that is aborted so releases its button first.
     No display raises NoDisplayError; a region off the screen raises ValueError.
 
     ## Version History
