@@ -114,8 +114,8 @@ def drag_path(start: tuple[int, int], end: tuple[int, int], screen: Region, step
     return [off_corner(x + (ex - x) * k // steps, y + (ey - y) * k // steps, screen) for k in range(1, steps + 1)]
 
 
-def release_left_button(pyautogui) -> None:
-    """Release the left button where the pointer is, with the fail-safe check off for this call only.
+def release_button(pyautogui) -> None:
+    """Release the primary button where the pointer is, with the fail-safe check off for this call only.
 
     The release must happen even when the fail-safe has just fired (the pointer in a corner), or the button
     stays down and the person's next mouse move becomes a drag; the exception that fired still propagates.
@@ -123,7 +123,7 @@ def release_left_button(pyautogui) -> None:
     failsafe = pyautogui.FAILSAFE
     pyautogui.FAILSAFE = False
     try:
-        pyautogui.mouseUp(button="left", _pause=False)  # no coordinates: at the pointer, which stays put
+        pyautogui.mouseUp(_pause=False)  # the button mouseDown presses by default; no point: the pointer stays put
     finally:
         pyautogui.FAILSAFE = failsafe
 
@@ -216,7 +216,7 @@ def perform(action: dict[str, Any], region: Region, screen: Region, pyautogui) -
                 pyautogui.moveTo(px, py, _pause=False)
                 time.sleep(0.002)  # let the app see separate motion events
         finally:
-            release_left_button(pyautogui)  # at (ex, ey) after the last move; wherever the pointer is otherwise
+            release_button(pyautogui)  # at (ex, ey) after the last move; wherever the pointer is otherwise
         return [(x, y), (ex, ey)]
     elif kind == "scroll":
         notches = int(round(float(np.asarray(action["scroll"]).reshape(-1)[0])))
