@@ -462,6 +462,8 @@ def read_episode(path: str | os.PathLike, meta: Mapping[str, Any] | None = None)
         if not (np.all(array >= low) and np.all(array <= high)):  # NaN fails too
             raise DatasetError(f"{path}: member {name!r} has values outside [{low}, {high}]")
     ids = data["instruction"]
+    if ids.ndim != 2:  # without the dataset's meta, the length L is taken from the array itself
+        raise DatasetError(f"{path}: member 'instruction' is {ids.shape}, expected (steps, tokens)")
     if not (np.all(ids >= 0) and np.all(ids < tokenizer.VOCAB_SIZE)):
         raise DatasetError(f"{path}: member 'instruction' has ids outside [0, {tokenizer.VOCAB_SIZE})")
     try:  # every step's ids are exactly the encoded instruction text, as the writer made them

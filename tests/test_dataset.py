@@ -232,6 +232,9 @@ def test_instruction_ids_are_checked_against_the_vocabulary_and_the_stored_text(
     text = stored_meta(path)["instruction"]
     outside = ids.copy()
     outside[0, len(text)] = 300  # training would fail later with an IndexError in the embedding
+    rewrite_members(path, instruction=ids[:, 0])  # (T,): read without the dataset's meta, nothing says L
+    with pytest.raises(DatasetError, match=r"episode-000001.npz: member 'instruction' is \(1,\), expected"):
+        read_episode(path)
     rewrite_members(path, instruction=outside)
     with pytest.raises(DatasetError, match=r"episode-000001.npz: member 'instruction' has ids outside \[0, 257\)"):
         DemoDataset(root).load_episode(1)
