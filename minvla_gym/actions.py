@@ -131,8 +131,9 @@ def _vector(field: str, value: Any, size: int, low: float, high: float) -> np.nd
     if not ready:
         try:
             array = np.asarray(value)
-        except (TypeError, ValueError, OverflowError) as error:  # ragged lists, odd objects
-            raise ValueError(f"action[{field!r}]: not numeric ({error})") from None
+        # Ragged lists, odd objects; RuntimeError: a torch tensor that requires grad (numpy will not detach it).
+        except (TypeError, ValueError, OverflowError, RuntimeError) as error:
+            raise ValueError(f"action[{field!r}]: cannot be read as numbers ({error})") from None
         # Integers and floats only: numpy would also turn strings, bools and datetimes into floats.
         if array.dtype.kind not in "iuf":
             raise ValueError(f"action[{field!r}]: expected numbers, got {type(value).__name__} of {array.dtype}")

@@ -20,6 +20,7 @@ import json
 import math
 import os
 import re
+import stat
 import time
 import zipfile
 import zlib
@@ -32,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from minvla_gym import tokenizer
-from minvla_gym.actions import ACTION_TYPES, HOTKEYS, MAX_SCROLL, validate_action
+from minvla_gym.actions import ACTION_TYPES, HOTKEYS, MAX_SCROLL, validate_action, validate_text
 from minvla_gym.observation import DEFAULT_SIZE
 
 FORMAT_VERSION = 1
@@ -58,6 +59,7 @@ RANGES = (  # what validate_action allows, checked on load
     ("action_hotkey", 0, len(HOTKEYS) - 1),
 )
 JSON_MEMBERS = ("meta", "elements")  # UTF-8 JSON as 1-D uint8 arrays
+MAX_META_BYTES = 1 << 20  # a meta.json is ~1 KB
 MEMBERS = (*ARRAY_MEMBERS, *JSON_MEMBERS)
 
 
@@ -84,19 +86,47 @@ def dataset_meta(env_id: str, observation_size: int, instruction_tokens: int) ->
     }
 
 
+def _open_regular(path: Path):
+    """Open a dataset file for reading; DatasetError unless it is a regular file (after symlinks).
+
+    A FIFO would block the open or the read forever, and a device such as /dev/zero never ends. The type is
+    checked before opening (so no device is opened) and again on the open file (in case the path changed).
+    """
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise DatasetError(f"{path}: not a regular file")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise DatasetError(f"{path}: not a regular file")
+    return os.fdopen(fd, "rb")
+
+
 def _read_meta(root: Path) -> dict[str, Any]:
     path = root / META_FILE
     try:
-        meta = json.loads(path.read_text("utf-8"))
+        with _open_regular(path) as file:
+            raw = file.read(MAX_META_BYTES + 1)
+        if len(raw) > MAX_META_BYTES:
+            raise DatasetError(f"{path}: more than a meta.json's {MAX_META_BYTES} bytes")
+        meta = json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise DatasetError(f"{path}: missing; {root} is not a minVLA-gym dataset") from None
+    except RecursionError:  # json's parser recurses once per level of nesting
+        raise DatasetError(f"{path}: unreadable (nested too deeply)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise DatasetError(f"{path}: unreadable ({error})") from None
     if not isinstance(meta, dict) or meta.get("format") != "minvla-gym demonstrations":
         raise DatasetError(f"{path}: not a minVLA-gym dataset description")
     if meta.get("version") != FORMAT_VERSION:
         raise DatasetError(f"{path}: format version {meta.get('version')!r}, this reader knows {FORMAT_VERSION}")
+    for key in ("observation_size", "instruction_tokens"):
+        if not _is_int(meta.get(key)) or meta[key] < 1:
+            raise DatasetError(f"{path}: {key} must be a positive int, got {meta.get(key)!r}")
     return meta
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_compatible(root: Path, existing: Mapping, expected: Mapping, advice: str) -> None:
@@ -349,11 +379,14 @@ def _parse_npy(raw: bytes) -> np.ndarray:
 def _read_members(path: Path, names: Sequence[str]) -> dict[str, np.ndarray]:
     """Open an episode file once, check that every member is present, and read `names`."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        with _open_regular(path) as file, zipfile.ZipFile(file) as archive:
             present = set(archive.namelist())
             missing = [name for name in MEMBERS if f"{name}.npy" not in present]
             if missing:
                 raise DatasetError(f"{path}: missing member(s) {missing}")
+            for info in archive.infolist():
+                if info.flag_bits & 0x1:  # zipfile would ask for a password (a RuntimeError)
+                    raise DatasetError(f"{path}: member {info.filename!r} is encrypted; episodes never are")
             data = {}
             for name in names:
                 data[name] = _parse_npy(archive.read(f"{name}.npy"))  # read() checks the CRC
@@ -362,11 +395,17 @@ def _read_members(path: Path, names: Sequence[str]) -> dict[str, np.ndarray]:
         raise
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error, ValueError) as error:
         raise DatasetError(f"{path}: corrupt or truncated episode file ({type(error).__name__}: {error})") from None
+    except NotImplementedError as error:  # zipfile's word for a version, method or flag it does not support
+        raise DatasetError(
+            f"{path}: uses a ZIP feature this reader lacks ({error}); episodes are plain deflate"
+        ) from None
 
 
 def _parse_json(path: Path, name: str, array: np.ndarray):
     try:
         return json.loads(array.tobytes())
+    except RecursionError:  # json's parser recurses once per level of nesting
+        raise DatasetError(f"{path}: member {name!r} is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise DatasetError(f"{path}: member {name!r} is not valid UTF-8 JSON ({error})") from None
 
@@ -380,8 +419,14 @@ def _parse_meta(path: Path, array: np.ndarray) -> dict[str, Any]:
         raise DatasetError(f"{path}: member 'meta' lacks the key(s) {missing}")
     if meta["version"] != FORMAT_VERSION:
         raise DatasetError(f"{path}: format version {meta['version']!r}, this reader knows {FORMAT_VERSION}")
-    if not (isinstance(meta["num_steps"], int) and meta["num_steps"] > 0):
+    if not (_is_int(meta["num_steps"]) and meta["num_steps"] > 0):
         raise DatasetError(f"{path}: num_steps must be a positive int, got {meta['num_steps']!r}")
+    for key, ok, kind in (("instruction", isinstance(meta["instruction"], str), "a str"),
+                          ("task", isinstance(meta["task"], str), "a str"),
+                          ("success", isinstance(meta["success"], bool), "a bool"),
+                          ("seed", meta["seed"] is None or _is_int(meta["seed"]), "an int or null")):  # fmt: skip
+        if not ok:
+            raise DatasetError(f"{path}: member 'meta': {key!r} must be {kind}, got {meta[key]!r}")
     return meta
 
 
@@ -419,9 +464,32 @@ def read_episode(path: str | os.PathLike, meta: Mapping[str, Any] | None = None)
         array = data[name]
         if not (np.all(array >= low) and np.all(array <= high)):  # NaN fails too
             raise DatasetError(f"{path}: member {name!r} has values outside [{low}, {high}]")
+    ids = data["instruction"]
+    if ids.ndim != 2:  # without the dataset's meta, the length L is taken from the array itself
+        raise DatasetError(f"{path}: member 'instruction' is {ids.shape}, expected (steps, tokens)")
+    if not (np.all(ids >= 0) and np.all(ids < tokenizer.VOCAB_SIZE)):
+        raise DatasetError(f"{path}: member 'instruction' has ids outside [0, {tokenizer.VOCAB_SIZE})")
+    try:  # every step's ids are exactly the encoded instruction text, as the writer made them
+        expected = tokenizer.encode(episode_meta["instruction"], ids.shape[1])
+    except ValueError as error:
+        raise DatasetError(
+            f"{path}: member 'meta': 'instruction' does not fit {ids.shape[1]} tokens ({error})"
+        ) from None
+    if not np.all(ids == expected):
+        raise DatasetError(f"{path}: member 'instruction' does not encode the episode's instruction text")
+    texts = [str(text) for text in data["action_text"]]
+    for t, text in enumerate(texts):
+        try:
+            validate_text("text", text)
+        except ValueError as error:
+            raise DatasetError(f"{path}: member 'action_text', step {t}: {error}") from None
     elements = _parse_json(path, "elements", data["elements"])
     if not isinstance(elements, list) or len(elements) != steps:
         raise DatasetError(f"{path}: member 'elements' must be a list of {steps} per-step lists")
+    try:
+        elements = _restore_elements(elements)
+    except (ValueError, TypeError) as error:  # e.g. character boxes that are not (n, 4) numbers
+        raise DatasetError(f"{path}: member 'elements': {error}") from None
     return {
         "image": data["image"],
         "instruction": data["instruction"],
@@ -430,10 +498,10 @@ def read_episode(path: str | os.PathLike, meta: Mapping[str, Any] | None = None)
             "point": data["action_point"],
             "end_point": data["action_end_point"],
             "scroll": data["action_scroll"],
-            "text": [str(text) for text in data["action_text"]],
+            "text": texts,
             "hotkey": data["action_hotkey"],
         },
-        "elements": _restore_elements(elements),
+        "elements": elements,
         "instruction_text": episode_meta["instruction"],
         "task": episode_meta["task"],
         "success": episode_meta["success"],

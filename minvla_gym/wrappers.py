@@ -37,8 +37,15 @@ def to_bin(fraction, coord_bins: int) -> np.ndarray:
 
 def flat_to_action(flat, instruction_ids, coord_bins: int = DEFAULT_COORD_BINS) -> dict[str, Any]:
     """Flat MultiDiscrete vector -> action of the one space (text copied from the instruction span)."""
-    flat = np.asarray(flat, dtype=np.int64).reshape(-1)
     nvec = flat_nvec(len(instruction_ids), coord_bins)
+    try:
+        array = np.asarray(flat)
+    except ValueError:  # a ragged list
+        array = np.empty(0, dtype=object)
+    if array.dtype.kind not in "iu":  # floats are refused, not truncated to other bins
+        what = array.dtype if array.dtype.kind in "fcb" else type(flat).__name__
+        raise ValueError(f"flat action: expected a vector of {len(nvec)} integers, got {what}")
+    flat = array.astype(np.int64).reshape(-1)
     if flat.shape != nvec.shape or np.any(flat < 0) or np.any(flat >= nvec):
         raise ValueError(f"flat action {flat.tolist()} does not fit MultiDiscrete({nvec.tolist()})")
     start, end = int(flat[6]), int(flat[7])

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -52,8 +53,21 @@ OPTIONAL_HEADS = ("look_head.", "word_head.")
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 
 
+# Bounds on a config's sizes, far beyond the presets ("base": 6 layers of 576): a config.json from an untrusted
+# checkpoint is checked against them before anything is built, so that it cannot ask for minutes and gigabytes.
+LIMITS = {"image_size": (16, 2048), "n_layer": (1, 64), "n_head": (1, 64), "n_embd": (1, 4096),
+          "mix_layers": (0, 16), "max_instruction_tokens": (1, 4096), "coord_bins": (2, 4096)}  # fmt: skip
+STEM_CONVS, MAX_WIDTH = (1, 6), 4096  # stride-2 convs in the stem, and the widest of them
+MAX_CONFIG_BYTES = 65536  # a config.json is ~400 bytes
+WEIGHT_DTYPES = ("F16", "BF16", "F32", "F64")  # safetensors' names of the float dtypes
+
+
 class CheckpointError(ValueError):
     """A checkpoint that is missing, corrupt or does not match its config."""
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 @dataclass
@@ -80,24 +94,48 @@ class VLAConfig:
     mix_layers: int = 0
 
     def __post_init__(self):
-        self.stem_channels = tuple(int(c) for c in self.stem_channels)
+        # Types first (a config.json may hold anything JSON can: 2.0, true, "4", nested lists), then ranges.
         problems = []
-        if self.patch_size != 2 ** (len(self.stem_channels) + 1):
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type == "int" and not _is_int(value):
+                problems.append(f"{f.name}={value!r} must be an int")
+            elif f.type == "float" and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+                problems.append(f"{f.name}={value!r} must be a number")
+            elif f.type == "float" and not math.isfinite(value):
+                problems.append(f"{f.name}={value!r} must be a finite number")
+            elif f.type == "str" and not isinstance(value, str):
+                problems.append(f"{f.name}={value!r} must be a str")
+            elif f.name == "stem_channels" and not (isinstance(value, (list, tuple)) and all(map(_is_int, value))):
+                problems.append(f"{f.name}={value!r} must be a list of ints")
+        if problems:
+            raise ValueError("invalid VLAConfig: " + "; ".join(problems))
+        for f in fields(self):
+            if f.type in ("int", "float"):
+                setattr(self, f.name, int(getattr(self, f.name)) if f.type == "int" else float(getattr(self, f.name)))
+        self.stem_channels = tuple(int(c) for c in self.stem_channels)
+        low, high = STEM_CONVS
+        if not low <= len(self.stem_channels) <= high or not all(1 <= c <= MAX_WIDTH for c in self.stem_channels):
+            problems.append(f"stem_channels={self.stem_channels} must be {low} to {high} widths in [1, {MAX_WIDTH}]")
+        elif self.patch_size != 2 ** (len(self.stem_channels) + 1):
             problems.append(f"patch_size={self.patch_size} must be 2 ** (len(stem_channels) + 1) = "
                             f"{2 ** (len(self.stem_channels) + 1)} for stem_channels={self.stem_channels}")  # fmt: skip
-        if self.image_size <= 0 or self.image_size % self.patch_size:
+        if self.patch_size < 1 or self.image_size % self.patch_size:
             problems.append(f"image_size={self.image_size} must be a positive multiple of patch_size={self.patch_size}")
-        if self.n_embd <= 0 or self.n_head <= 0 or self.n_embd % self.n_head:
+        if self.n_head < 1 or self.n_embd % self.n_head:
             problems.append(f"n_embd={self.n_embd} must be a positive multiple of n_head={self.n_head}")
-        if self.n_layer < 1 or any(c < 1 for c in self.stem_channels) or self.mix_layers < 0:
-            problems.append(f"n_layer={self.n_layer} and stem_channels={self.stem_channels} must be positive, "
-                            f"mix_layers={self.mix_layers} >= 0")  # fmt: skip
+        limits = dict(LIMITS)
+        if self.point_head == "patch" and self.patch_size >= 1:  # every patch column needs a bin of its own
+            limits["coord_bins"] = (max(self.image_size // self.patch_size, 2), LIMITS["coord_bins"][1])
+        for name, (low, high) in limits.items():
+            if not low <= getattr(self, name) <= high:
+                problems.append(f"{name}={getattr(self, name)} must lie in [{low}, {high}]")
+        if self.vocab_size != VOCAB_SIZE:
+            problems.append(f"vocab_size={self.vocab_size} must be {VOCAB_SIZE}, the byte tokenizer's")
         if not 0.0 <= self.dropout < 1.0:
             problems.append(f"dropout={self.dropout} must be in [0, 1)")
         if self.point_head not in ("patch", "regress"):
             problems.append(f"point_head={self.point_head!r} must be 'patch' or 'regress'")
-        if self.max_instruction_tokens < 1 or self.vocab_size < 2 or self.coord_bins < 2:
-            problems.append("max_instruction_tokens, vocab_size, coord_bins must be positive")
         if self.aux_weight < 0 or self.stem_glyph_weight < 0:
             problems.append(f"aux_weight={self.aux_weight} and stem_glyph_weight={self.stem_glyph_weight} must be >= 0")
         if problems:
@@ -382,12 +420,16 @@ class VLA(nn.Module):
     # ------------------------------------------------------------ decoding to actions
 
     def decode_points(self, heads, key: str) -> torch.Tensor:
-        """(B, 2) points as fractions from the point head's logits (argmax patch + its offset)."""
+        """(B, 2) points as fractions from the point head's logits (argmax patch + its offset).
+
+        Finite weights can still overflow inside the network (inf - inf = NaN), so a NaN coordinate becomes
+        the middle of its patch (or of the screen): a valid point for any weights.
+        """
         if self.config.point_head == "regress":
-            return torch.sigmoid(heads[key + "_xy"])
+            return torch.sigmoid(heads[key + "_xy"]).nan_to_num(0.5)
         G = self.config.grid
         index = heads[key].argmax(-1)
-        offset = torch.sigmoid(heads[key + "_offset"][torch.arange(len(index)), index])
+        offset = torch.sigmoid(heads[key + "_offset"][torch.arange(len(index)), index]).nan_to_num(0.5)
         cell = torch.stack([index % G, index // G], dim=-1).float()
         return ((cell + offset) / G).clamp(0.0, 1.0)
 
@@ -440,7 +482,7 @@ class VLA(nn.Module):
                 "text": text,
                 "hotkey": int(fields["hotkey"][i]),
             })  # fmt: skip
-        return actions, torch.sigmoid(heads["confidence"]).cpu().numpy()
+        return actions, torch.sigmoid(heads["confidence"]).nan_to_num(0.0).cpu().numpy()
 
     def act_batch(self, obs_batch: dict[str, Any]) -> list[dict[str, Any]]:
         """Stacked observations (as vector envs give) -> a list, one action of the one space per observation;
@@ -473,40 +515,71 @@ class VLA(nn.Module):
 
     @classmethod
     def from_checkpoint(cls, path, device: str | torch.device = "cpu") -> VLA:
-        """Load a checkpoint directory (or its model.safetensors). Raises CheckpointError naming the file."""
-        from safetensors import SafetensorError
+        """Load a checkpoint directory (or its model.safetensors). Raises CheckpointError naming the file.
+
+        Nothing is allocated before the config is checked and the weights file's header (names, shapes,
+        dtypes) matches the model the config describes; weights that are not all finite are refused.
+        """
+        from safetensors import SafetensorError, safe_open
         from safetensors.torch import load_file
 
         path = Path(path)
         directory = path if path.is_dir() else path.parent
         weights, config_file = directory / WEIGHTS_FILE, directory / CONFIG_FILE
         for file in (config_file, weights):
-            if not file.is_file():
+            if not file.is_file():  # follows symlinks; a FIFO or a device is no checkpoint file
                 raise CheckpointError(
-                    f"{file}: missing (a checkpoint is a directory with {CONFIG_FILE} and {WEIGHTS_FILE})"
+                    f"{file}: missing or not a regular file (a checkpoint is a directory with {CONFIG_FILE} and "
+                    f"{WEIGHTS_FILE})"
                 )
+        size = config_file.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise CheckpointError(f"{config_file}: {size} bytes, more than a config's {MAX_CONFIG_BYTES}")
         try:
             raw = json.loads(config_file.read_text())
             known = {f.name for f in fields(VLAConfig)}
             if not isinstance(raw, dict) or set(raw) - known:
                 raise ValueError(f"unknown keys {sorted(set(raw) - known) if isinstance(raw, dict) else raw!r}")
             config = VLAConfig(**raw)
+        except RecursionError:  # json's parser recurses once per level of nesting
+            raise CheckpointError(f"{config_file}: not a valid VLA config (nested too deeply)") from None
         except (ValueError, TypeError) as error:
             raise CheckpointError(f"{config_file}: not a valid VLA config ({error})") from None
+        try:
+            with safe_open(str(weights), framework="pt") as file:  # parses the header; reads no tensor
+                header = {key: file.get_slice(key) for key in file.keys()}
+                header = {key: (tuple(part.get_shape()), part.get_dtype()) for key, part in header.items()}
+        except (SafetensorError, OSError, ValueError) as error:
+            raise CheckpointError(f"{weights}: corrupt or unreadable safetensors file ({error})") from None
+        with torch.device("meta"):  # the shapes the config implies, without their memory
+            expected = {key: tuple(value.shape) for key, value in cls(config).state_dict().items()}
+        problem = _header_mismatch(header, expected)
+        if problem:
+            raise CheckpointError(f"{weights}: does not match {config_file} ({problem})")
         try:
             state = load_file(str(weights), device=str(device))
         except (SafetensorError, OSError, ValueError) as error:
             raise CheckpointError(f"{weights}: corrupt or unreadable safetensors file ({error})") from None
+        bad = [key for key, value in state.items() if not torch.isfinite(value).all()]
+        if bad:
+            raise CheckpointError(f"{weights}: NaN or infinite weights in {bad[:3]}")
         model = cls(config).to(device)
-        try:
-            missing, unexpected = model.load_state_dict(state, strict=False)
-        except RuntimeError as error:
-            raise CheckpointError(f"{weights}: does not match {config_file} ({str(error).splitlines()[0]})") from None
-        missing = [key for key in missing if not key.startswith(OPTIONAL_HEADS)]
-        if missing or unexpected:
-            raise CheckpointError(f"{weights}: does not match {config_file} (missing keys {missing[:5]}, "
-                                  f"unexpected keys {unexpected[:5]})")  # fmt: skip
+        model.load_state_dict(state, strict=False)  # the header check above leaves only OPTIONAL_HEADS missing
         return model.eval()
+
+
+def _header_mismatch(header: dict[str, tuple], expected: dict[str, tuple]) -> str | None:
+    """What differs between a safetensors header {name: (shape, dtype)} and a model's {name: shape}, or None."""
+    missing = [key for key in expected if key not in header and not key.startswith(OPTIONAL_HEADS)]
+    unexpected = [key for key in header if key not in expected]
+    if missing or unexpected:
+        return f"missing keys {missing[:5]}, unexpected keys {unexpected[:5]}"
+    differ = [f"{key} {shape} in the file, {expected[key]} in the config"
+              for key, (shape, _) in header.items() if shape != expected[key]]  # fmt: skip
+    if differ:
+        return "shapes differ: " + "; ".join(differ[:3])
+    odd = [f"{key} {dtype}" for key, (_, dtype) in header.items() if dtype not in WEIGHT_DTYPES]
+    return f"not floating-point weights: {odd[:3]}" if odd else None
 
 
 # The factors of an action, as the heads give them (docs/policy.md): what the anchor holds in place.

@@ -240,11 +240,11 @@ def test_tokenizer_round_trips_printable_text(text):
 def test_tokenizer_round_trips_any_unicode_that_fits(text):
     if len(text.encode("utf-8", errors="surrogatepass")) > tokenizer.MAX_INSTRUCTION_TOKENS:
         return
-    try:
-        ids = tokenizer.encode(text)
-    except UnicodeEncodeError:  # lone surrogates are not text; a ValueError subclass all the same
+    if any("\ud800" <= ch <= "\udfff" for ch in text):  # lone surrogates are not text
+        with pytest.raises(ValueError, match="lone surrogate"):
+            tokenizer.encode(text)
         return
-    assert tokenizer.decode(ids) == text
+    assert tokenizer.decode(tokenizer.encode(text)) == text
 
 
 def test_tokenizer_errors():
@@ -254,6 +254,22 @@ def test_tokenizer_errors():
         tokenizer.decode([300])
     with pytest.raises(ValueError, match="does not occur"):
         tokenizer.find_span(tokenizer.encode("click save"), "open")
+
+
+def test_tokenizer_refuses_what_it_cannot_round_trip():
+    with pytest.raises(ValueError, match=r"lone surrogate '\\udc80' at character 5"):
+        tokenizer.encode("click\udc80 save")  # as os.fsdecode gives an undecodable file name byte
+    with pytest.raises(ValueError, match="text must be a str, got int"):
+        tokenizer.encode(5)
+    ids = tokenizer.encode("ok")
+    with pytest.raises(ValueError, match="token ids must be integers, got float64"):
+        tokenizer.decode(ids.astype(np.float64) + 0.7)  # would have been truncated to other characters
+    with pytest.raises(ValueError, match="token ids must be integers, got bool"):
+        tokenizer.decode([True, False])
+    with pytest.raises(ValueError, match="padding inside the text, at position 1"):
+        tokenizer.decode([ord("o") + 1, tokenizer.PAD, ord("k") + 1])  # "ok" with a hole is not "ok"
+    assert tokenizer.decode([ord("o") + 1, ord("k") + 1, tokenizer.PAD, tokenizer.PAD]) == "ok"
+    assert tokenizer.decode(np.array([], np.int64)) == ""
 
 
 # ---------------------------------------------------------------- the flat MultiDiscrete twin
@@ -317,6 +333,35 @@ def test_flat_action_errors():
         flat_to_action([0, 1, 2], ids)
     with pytest.raises(ValueError, match="does not occur"):
         action_to_flat(make_action("type", text="world"), ids)
+
+
+@pytest.mark.parametrize(
+    "flat, words",
+    [
+        (None, "expected a vector of 9 integers, got NoneType"),
+        ({"type": 0}, "expected a vector of 9 integers, got dict"),
+        ("012345678", "expected a vector of 9 integers, got str"),
+        ([0, 1.5, 2, 3, 4, 5, 0, 0, 0], "expected a vector of 9 integers, got float64"),  # not truncated to 1
+        ([0, 1, 2, 3, 4, 5, 0, 0, np.nan], "expected a vector of 9 integers, got float64"),
+        ([[0, 1], [2]], "expected a vector of 9 integers, got list"),
+    ],
+)
+def test_a_malformed_flat_action_is_a_value_error(flat, words):
+    ids = tokenizer.encode("type hello")
+    with pytest.raises(ValueError, match=words.replace("(", r"\(")):
+        flat_to_action(flat, ids)
+    env = FlatActionWrapper(gym.make("MinVLA-Synthetic-v0"))
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="flat action"):
+        env.step(flat)
+
+
+def test_a_tensor_that_requires_grad_is_a_value_error_naming_the_field():
+    torch = pytest.importorskip("torch")
+    point = torch.tensor([0.25, 0.75], requires_grad=True)
+    with pytest.raises(ValueError, match=r"action\['point'\]: .*requires grad"):
+        validate_action({"type": 0, "point": point})
+    assert validate_action({"type": 0, "point": point.detach()})["point"].tolist() == [0.25, 0.75]
 
 
 @pytest.mark.parametrize("coord_bins", [16, 64])

@@ -211,6 +211,175 @@ def test_bad_values_and_missing_meta_json(click_dataset, tmp_path):
         DemoDataset(root)
 
 
+def rewrite_members(path: Path, **changes) -> None:
+    """Rewrite an episode file with some members replaced (`meta` given as a dict)."""
+    with np.load(path) as npz:
+        arrays = dict(npz)
+    if isinstance(changes.get("meta"), dict):
+        changes["meta"] = np.frombuffer(json.dumps(changes["meta"]).encode(), np.uint8)
+    np.savez_compressed(path, **{**arrays, **changes})
+
+
+def stored_meta(path: Path) -> dict:
+    with np.load(path) as npz:
+        return json.loads(npz["meta"].tobytes())
+
+
+def test_instruction_ids_are_checked_against_the_vocabulary_and_the_stored_text(click_dataset, tmp_path):
+    root = copy_dataset(click_dataset, tmp_path / "copy")
+    path = root / "episode-000001.npz"
+    with np.load(path) as npz:
+        ids = npz["instruction"].copy()
+    text = stored_meta(path)["instruction"]
+    outside = ids.copy()
+    outside[0, len(text)] = 300  # training would fail later with an IndexError in the embedding
+    rewrite_members(path, instruction=ids[:, 0])  # (T,): read without the dataset's meta, nothing says L
+    with pytest.raises(DatasetError, match=r"episode-000001.npz: member 'instruction' is \(1,\), expected"):
+        read_episode(path)
+    rewrite_members(path, instruction=outside)
+    with pytest.raises(DatasetError, match=r"episode-000001.npz: member 'instruction' has ids outside \[0, 257\)"):
+        DemoDataset(root).load_episode(1)
+    other = ids.copy()
+    other[0, 0] += 1  # valid ids of another text
+    rewrite_members(path, instruction=other)
+    with pytest.raises(DatasetError, match="episode-000001.npz: member 'instruction' does not encode the episode's"):
+        DemoDataset(root).load_episode(1)
+    for key, value, words in [
+        ("instruction", 7, "'instruction' must be a str, got 7"),
+        ("instruction", "x" * 200, "'instruction' does not fit 96 tokens"),
+        ("task", None, "'task' must be a str, got None"),
+        ("success", "yes", "'success' must be a bool, got 'yes'"),
+        ("seed", 1.5, "'seed' must be an int or null, got 1.5"),
+    ]:
+        rewrite_members(path, instruction=ids, meta={**stored_meta(click_dataset / path.name), key: value})
+        with pytest.raises(DatasetError, match="episode-000001.npz: member 'meta': " + words):
+            DemoDataset(root).load_episode(1)
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("bell\x07", r"non-printable characters \['\\x07'\]"),
+        ("x" * 500, "500 characters, at most 96"),
+        ("caf\xe9", "non-printable"),
+    ],
+)
+def test_action_text_is_validated_like_an_actions_text(click_dataset, tmp_path, text, words):
+    root = copy_dataset(click_dataset, tmp_path / "copy")
+    rewrite_members(root / "episode-000002.npz", action_text=np.array([text]))
+    with pytest.raises(
+        DatasetError, match=r"episode-000002.npz: member 'action_text', step 0: action\['text'\]: " + words
+    ):
+        DemoDataset(root).load_episode(2)
+
+
+def small_dataset(root: Path) -> Path:
+    """A one-step episode at 32x32: a small file (~1.7 KB) whose every byte can be flipped in a test."""
+    writer = DatasetWriter(root, "test", observation_size=32)
+    ids = tokenizer.encode("type hi")
+    image = np.zeros((32, 32, 3), np.uint8)
+    steps = [{"image": image, "instruction": ids, "elements": [], "action": {"type": 5, "text": "hi"}}]
+    writer.write_episode(steps, instruction="type hi", task="Type", success=True, seed=3)
+    return root / "episode-000000.npz"
+
+
+def patch_central_directory(path: Path, offset: int, value: int) -> None:
+    """Overwrite one 16-bit field of the first member's central-directory entry (8: flags, 10: compression)."""
+    data = bytearray(path.read_bytes())
+    entry = data.index(b"PK\x01\x02")
+    data[entry + offset : entry + offset + 2] = value.to_bytes(2, "little")
+    path.write_bytes(bytes(data))
+
+
+def test_encrypted_and_unknown_compression_members_are_dataset_errors(tmp_path):
+    path = small_dataset(tmp_path / "a")
+    patch_central_directory(path, 8, 0x1)  # "encrypted": zipfile raised RuntimeError (password required)
+    with pytest.raises(DatasetError, match=r"episode-000000.npz: member '\w+.npy' is encrypted"):
+        DemoDataset(tmp_path / "a")
+    path = small_dataset(tmp_path / "b")
+    patch_central_directory(path, 10, 99)  # zipfile raised NotImplementedError
+    with pytest.raises(
+        DatasetError, match=r"episode-000000.npz: uses a ZIP feature this reader lacks \(That compression method"
+    ):
+        DemoDataset(tmp_path / "b").load_episode(0)  # the member is read with the episode
+
+
+def contents(episode: dict) -> list:
+    """Everything an episode holds, as comparable values (arrays as dtype, shape and bytes)."""
+    flat = {**episode, **{f"action_{k}": v for k, v in episode["action"].items()}}
+    del flat["action"]
+    return [(k, (v.dtype, v.shape, v.tobytes()) if isinstance(v, np.ndarray) else v) for k, v in sorted(flat.items())]
+
+
+def test_every_single_byte_flip_is_a_dataset_error_or_changes_nothing(tmp_path):
+    path = small_dataset(tmp_path / "ds")
+    meta = DemoDataset(tmp_path / "ds").meta
+    original, good = read_episode(path, meta), path.read_bytes()
+    errors = 0
+    with open(path, "r+b") as file:  # one byte rewritten in place (reopening the file each time is slow)
+        for i in range(len(good)):
+            mask = 0x01 if i % 2 else 0xFF  # the lowest bit (method 8 -> 9, version 20 -> 21) or every bit
+            file.seek(i)
+            file.write(bytes([good[i] ^ mask]))
+            file.flush()
+            try:
+                episode = read_episode(path, meta)
+            except DatasetError:
+                errors += 1
+            else:
+                assert contents(episode) == contents(original), f"byte {i} ^ {mask:#x} changed the episode"
+            file.seek(i)
+            file.write(good[i : i + 1])
+    assert errors > len(good) // 2  # most bytes matter (and a test that flipped nothing would fail here)
+
+
+def test_damaged_meta_json_is_a_dataset_error(click_dataset, tmp_path):
+    root = copy_dataset(click_dataset, tmp_path / "copy")
+    meta = json.loads((root / "meta.json").read_text())
+    for content, words in [
+        (
+            {k: v for k, v in meta.items() if k != "observation_size"},
+            "observation_size must be a positive int, got None",
+        ),
+        ({**meta, "instruction_tokens": "96"}, "instruction_tokens must be a positive int, got '96'"),
+        ("[" * 30_000 + "]" * 30_000, "nested too deeply"),
+        ("{" + '"a": 1, ' * 300_000 + '"b": 2}', "more than a meta.json's 1048576"),
+    ]:
+        (root / "meta.json").write_text(content if isinstance(content, str) else json.dumps(content))
+        with pytest.raises(DatasetError, match="meta.json: .*" + words):
+            DemoDataset(root)
+
+
+@pytest.fixture
+def alarm():
+    """Fail, rather than hang, if the code under test blocks for 20 s (as opening a FIFO does)."""
+
+    def timeout(signum, frame):
+        raise TimeoutError("blocked for 20 s")
+
+    previous = signal.signal(signal.SIGALRM, timeout)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("name", ["episode-000004.npz", "meta.json"])
+@pytest.mark.parametrize("kind", ["fifo", "symlink to /dev/zero"])
+def test_only_regular_files_are_opened(click_dataset, tmp_path, alarm, name, kind):
+    root = copy_dataset(click_dataset, tmp_path / "copy")
+    (root / name).unlink(missing_ok=True)
+    if kind == "fifo":
+        os.mkfifo(root / name)
+    else:
+        (root / name).symlink_to("/dev/zero")
+    with pytest.raises(DatasetError, match=f"{name}: not a regular file"):
+        DemoDataset(root)
+    (root / name).unlink()
+    (root / name).symlink_to(click_dataset / ("episode-000000.npz" if name.startswith("episode") else name))
+    assert len(DemoDataset(root)) == (5 if name.startswith("episode") else 4)  # a link to a regular file is fine
+
+
 def test_opening_is_lazy(click_dataset, tmp_path):
     """Damaged image data goes unnoticed until that episode is read: opening decodes no image."""
     root = copy_dataset(click_dataset, tmp_path / "copy")

@@ -286,3 +286,18 @@ def test_bad_arguments(display):
             env.expert_action()
     finally:
         env.close()
+
+
+def test_an_instruction_that_is_not_text_is_a_value_error(display):
+    with pytest.raises(ValueError, match="instruction must be a str, got int"):
+        DesktopEnv(instruction=5, dry_run=True)
+    with pytest.raises(ValueError, match="lone surrogate"):
+        DesktopEnv(instruction="open \udce9t\udce9.txt", dry_run=True)  # an undecodable file name, via os.fsdecode
+    env = DesktopEnv(dry_run=True)
+    try:
+        with pytest.raises(ValueError, match=r"options\['instruction'\] must be a str, got bytes"):
+            env.reset(options={"instruction": b"click"})
+        with pytest.raises(ValueError, match="lone surrogate"):
+            env.reset(options={"instruction": "\ud800"})
+    finally:
+        env.close()

@@ -2,6 +2,9 @@
 
 import json
 import math
+import re
+import subprocess
+import sys
 
 import gymnasium as gym
 import numpy as np
@@ -169,6 +172,90 @@ def test_checkpoint_errors_name_the_file(tiny, tmp_path):
     config.write_text("{not json")
     with pytest.raises(ValueError, match="config.json"):  # CheckpointError is a ValueError
         VLA.from_checkpoint(ckpt)
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"n_layer": 100000}, "n_layer=100000 must lie in [1, 64]"),  # took 35 s and 7.3 GB before failing
+        ({"vocab_size": 1e9}, "vocab_size=1000000000.0 must be an int"),  # tried to allocate 256 GB
+        ({"vocab_size": 10**9}, "vocab_size=1000000000 must be 257"),
+        ({"n_layer": 2.0}, "n_layer=2.0 must be an int"),  # a raw TypeError in range()
+        ({"n_embd": True}, "n_embd=True must be an int"),
+        ({"stem_channels": [8, 16.5, 32]}, "stem_channels=[8, 16.5, 32] must be a list of ints"),
+        ({"dropout": "0.1"}, "dropout='0.1' must be a number"),
+        ({"aux_weight": float("nan")}, "aux_weight=nan must be a finite number"),
+        ({"coord_bins": 3}, "coord_bins=3 must lie in [14, 4096]"),  # loaded silently: bins narrower than patches
+        ({"image_size": 2**20}, "image_size=1048576 must lie in [16, 2048]"),
+        ({"max_instruction_tokens": 10**7}, "max_instruction_tokens=10000000 must lie in [1, 4096]"),
+        ({"point_head": ["patch"]}, "point_head=['patch'] must be a str"),
+    ],
+)
+def test_checkpoint_configs_are_type_and_range_checked(tiny, tmp_path, change, words):
+    ckpt = tiny.save(tmp_path / "ckpt")
+    config = ckpt / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), **change}))
+    with pytest.raises(CheckpointError, match=r"config.json: not a valid VLA config \(.*" + re.escape(words)):
+        VLA.from_checkpoint(ckpt)
+
+
+def test_deeply_nested_or_huge_configs_are_refused_cleanly(tiny, tmp_path):
+    ckpt = tiny.save(tmp_path / "ckpt")
+    config = ckpt / "config.json"
+    config.write_text("[" * 30_000 + "]" * 30_000)  # within the size bound, and a RecursionError in json
+    with pytest.raises(CheckpointError, match=r"config.json: not a valid VLA config \(nested too deeply\)"):
+        VLA.from_checkpoint(ckpt)
+    config.write_text(json.dumps({**tiny.config.to_dict(), "point_head": "patch" + " " * 2**20}))
+    with pytest.raises(CheckpointError, match="config.json: 1048.* bytes, more than a config's 65536"):
+        VLA.from_checkpoint(ckpt)
+
+
+def test_weights_are_checked_against_the_header_before_anything_is_allocated(tiny, tmp_path):
+    # A legal but large config (~1 GB of float32) beside tiny weights: refused from the file's header,
+    # in a fresh process whose peak memory shows that the large model was never built.
+    ckpt = tiny.save(tmp_path / "ckpt")
+    config = ckpt / "config.json"
+    config.write_text(json.dumps({**tiny.config.to_dict(), "n_head": 16, "n_embd": 3072}))
+    script = (
+        "import resource, sys\n"
+        "from minvla_gym.policies.model import VLA, CheckpointError\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        "    VLA.from_checkpoint(sys.argv[1])\n"
+        "except CheckpointError as error:\n"
+        "    print(error)\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(ckpt)], capture_output=True, text=True, timeout=300)
+    message, grown_mib = out.stdout.strip().splitlines()
+    pattern = r".*model.safetensors: does not match .*config.json \(shapes differ: \S+ \(\d.*\) in the file, \(\d"
+    assert re.match(pattern, message), message
+    assert int(grown_mib) < 200, f"peak memory grew by {grown_mib} MiB while refusing the checkpoint"
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_weights_are_refused_on_load(tiny, tmp_path, value):
+    from safetensors.torch import load_file, save_file
+
+    ckpt = tiny.save(tmp_path / "ckpt")
+    state = load_file(str(ckpt / "model.safetensors"))
+    state["blocks.1.fc.weight"][3, 5] = value
+    save_file(state, str(ckpt / "model.safetensors"))
+    with pytest.raises(CheckpointError, match=r"model.safetensors: NaN or infinite weights in \['blocks.1.fc"):
+        VLA.from_checkpoint(ckpt)
+
+
+@pytest.mark.parametrize("point_head", ["patch", "regress"])
+def test_weights_so_large_that_the_forward_pass_overflows_still_act_validly(point_head):
+    # Finite weights pass the load check, yet 1e30 everywhere overflows to inf - inf = NaN inside the network.
+    model = VLA(VLAConfig.preset("tiny", point_head=point_head)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(1e30)
+    actions, confidence = model.predict(stack(observations(2)))
+    for action in actions:
+        validate_action(action)
+    assert np.all((confidence >= 0) & (confidence <= 1))
 
 
 def test_flat_logits_are_the_factors_of_the_flat_twin(tiny):

@@ -74,8 +74,9 @@ class DesktopEnv(gym.Env):
     - `render_mode`: "rgb_array" returns the last full-resolution capture of the region.
 
     ## Safety
-    Every point is clamped to the region and kept off the four screen corners, which stay pyautogui's
-    fail-safe: moving the mouse into a corner aborts the next action with pyautogui.FailSafeException.
+    Every point the pointer visits (a drag's in-between points included) is clamped to the region and kept
+    off the four screen corners, which stay pyautogui's fail-safe: moving the mouse into a corner aborts the
+    next action with pyautogui.FailSafeException. A drag that is aborted so releases its button first.
     No display raises NoDisplayError; a region off the screen raises ValueError.
 
     ## Version History
@@ -108,7 +109,7 @@ class DesktopEnv(gym.Env):
         self.size, self.check, self.dry_run, self.settle, self.render_mode = size, check, dry_run, settle, render_mode
         self._instruction_length = self.observation_space["instruction"].shape[0]
         self._default_instruction = instruction
-        tokenizer.encode(instruction, self._instruction_length)  # fail now if it does not fit
+        ids = self._encode(instruction, "instruction")  # before the screen opens: not text, or too long
         self.screen = Screen(region, monitor)  # NoDisplayError / ValueError before anything starts
         if task_source == "suite":
             from minvla_gym.envs.desktop.suite import TaskSuite
@@ -122,7 +123,7 @@ class DesktopEnv(gym.Env):
         self._pyautogui = None
         self._cursor: int | None = None  # the suite's next family, as an index into source.families
         self.instruction, self.task = instruction, "desktop"
-        self._ids = tokenizer.encode(instruction, self._instruction_length)
+        self._ids = ids
         self._success, self.last_pixels = False, []
 
     @property
@@ -147,9 +148,7 @@ class DesktopEnv(gym.Env):
             self.task = family
         else:
             instruction = options.get("instruction", self._default_instruction)
-            if not isinstance(instruction, str):
-                raise ValueError(f"options['instruction'] must be a str, got {type(instruction).__name__}")
-        self._ids = tokenizer.encode(instruction, self._instruction_length)
+        self._ids = self._encode(instruction, "options['instruction']" if "instruction" in options else "instruction")
         self.instruction = instruction
         self._success, self.last_pixels = False, []
         return self._observe(), self._info()
@@ -196,6 +195,11 @@ class DesktopEnv(gym.Env):
         return self.source.expert()
 
     # ------------------------------------------------------------ internals
+
+    def _encode(self, instruction: Any, name: str) -> np.ndarray:
+        if not isinstance(instruction, str):
+            raise ValueError(f"{name} must be a str, got {type(instruction).__name__}")
+        return tokenizer.encode(instruction, self._instruction_length)
 
     def _gui(self):
         if self._pyautogui is None:

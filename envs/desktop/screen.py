@@ -91,11 +91,41 @@ def to_pixel(point: Sequence[float], region: Region, screen: Region | None = Non
     fy = 0.0 if not np.isfinite(fy) else fy
     x = left + min(width - 1, max(0, int(np.floor(fx * width))))
     y = top + min(height - 1, max(0, int(np.floor(fy * height))))
-    if screen is not None:
-        sl, st, sw, sh = screen
-        if x in (sl, sl + sw - 1) and y in (st, st + sh - 1):
-            x += 1 if x == sl else -1
+    return (x, y) if screen is None else off_corner(x, y, screen)
+
+
+def off_corner(x: int, y: int, screen: Region) -> tuple[int, int]:
+    """A screen pixel, moved one pixel inwards along x if it is one of the screen's four corners.
+
+    A region at least 2 pixels wide that holds a corner also holds its neighbour, so the pixel stays in it.
+    """
+    sl, st, sw, sh = screen
+    if x in (sl, sl + sw - 1) and y in (st, st + sh - 1):
+        x += 1 if x == sl else -1
     return x, y
+
+
+def drag_path(start: tuple[int, int], end: tuple[int, int], screen: Region, steps: int = DRAG_STEPS) -> list:
+    """The `steps` pixels a drag moves through after pressing at `start`: evenly along the segment, the last
+    one `end`, each kept off the screen's corners like every other point (a straight drag from (1, 0) to
+    (0, 1) passes the corner (0, 0) halfway). Integer arithmetic: the pixels lie in the segment's bounding
+    box, so in any region that holds both ends."""
+    (x, y), (ex, ey) = start, end
+    return [off_corner(x + (ex - x) * k // steps, y + (ey - y) * k // steps, screen) for k in range(1, steps + 1)]
+
+
+def release_button(pyautogui) -> None:
+    """Release the primary button where the pointer is, with the fail-safe check off for this call only.
+
+    The release must happen even when the fail-safe has just fired (the pointer in a corner), or the button
+    stays down and the person's next mouse move becomes a drag; the exception that fired still propagates.
+    """
+    failsafe = pyautogui.FAILSAFE
+    pyautogui.FAILSAFE = False
+    try:
+        pyautogui.mouseUp(_pause=False)  # the button mouseDown presses by default; no point: the pointer stays put
+    finally:
+        pyautogui.FAILSAFE = failsafe
 
 
 def to_fraction(x: float, y: float, region: Region) -> tuple[float, float]:
@@ -181,10 +211,12 @@ def perform(action: dict[str, Any], region: Region, screen: Region, pyautogui) -
         ex, ey = to_pixel(action["end_point"], region, screen)
         pyautogui.moveTo(x, y, _pause=False)
         pyautogui.mouseDown(x, y, _pause=False)
-        for t in np.linspace(0.0, 1.0, DRAG_STEPS + 1)[1:]:
-            pyautogui.moveTo(round(x + t * (ex - x)), round(y + t * (ey - y)), _pause=False)
-            time.sleep(0.002)  # let the app see separate motion events
-        pyautogui.mouseUp(ex, ey, _pause=False)
+        try:
+            for px, py in drag_path((x, y), (ex, ey), screen):
+                pyautogui.moveTo(px, py, _pause=False)
+                time.sleep(0.002)  # let the app see separate motion events
+        finally:
+            release_button(pyautogui)  # at (ex, ey) after the last move; wherever the pointer is otherwise
         return [(x, y), (ex, ey)]
     elif kind == "scroll":
         notches = int(round(float(np.asarray(action["scroll"]).reshape(-1)[0])))
