@@ -103,8 +103,7 @@ def text_mask(text: str, size: int, face: str = "default") -> np.ndarray:
     words = text.split(" ")
     if len(words) == 1:
         return _word_mask(text, size, face)
-    space_shape = _word_mask(" ", size, face).shape
-    space = np.zeros((space_shape[0], space_shape[1], 1), np.float32)
+    space = np.zeros((text_size(" ", size, face)[1], _word_width(" ", size, face), 1), np.float32)
     parts = []
     for i, word in enumerate(words):
         if i:
@@ -155,15 +154,23 @@ class Glyphs:
             self.left.append(left)
             self.ink.append(ink)
             self.masks.append(mask)
+        # Each glyph's mask repeated per colour channel, to paste straight into a frame's (H, 3W) row view.
+        self.alpha3 = [np.repeat(mask, 3, axis=1) for mask in self.masks]
 
     def layout(self, word: str) -> tuple[list[int], list[int], int]:
         """(character codes, each glyph's origin x in whole pixels, the word's width)."""
-        codes = [min(ord(ch), 63 if ord(ch) > 126 else 127) for ch in word]
+        codes = [ord(ch) if ord(ch) < 127 else 63 for ch in word]
         origins, x = [], 0.0
         for code in codes:
             origins.append(int(x + 0.5))
             x += self.advance[code]
         return codes, origins, max(1, int(np.ceil(x)))
+
+
+@lru_cache(maxsize=16384)  # two short lists of ints per word: ~1 KB for a long word, ~16 MB at most
+def layout(word: str, size: int, face: str) -> tuple[list[int], list[int], int]:
+    """`Glyphs.layout` of `word` in `face` at `size`, cached: measuring, drawing and boxing a word share it."""
+    return glyphs(size, face).layout(word)
 
 
 @lru_cache(maxsize=128)  # 128 glyph masks each, at most ~150 KB a table at 224 px: ~20 MB in all
@@ -174,7 +181,7 @@ def glyphs(size: int, face: str) -> Glyphs:
 def _composed_mask(text: str, size: int, face: str) -> np.ndarray:
     """A word's mask pasted together from its glyphs (each clipped to the word's advance, as Pillow clips)."""
     table = glyphs(size, face)
-    codes, origins, width = table.layout(text)
+    codes, origins, width = layout(text, size, face)
     mask = np.zeros((table.height, width), np.float32)
     for code, origin in zip(codes, origins, strict=True):
         glyph, x = table.masks[code], origin + table.left[code]
@@ -184,57 +191,50 @@ def _composed_mask(text: str, size: int, face: str) -> np.ndarray:
     return mask[:, :, None]
 
 
+@lru_cache(maxsize=65536)  # a key and an int: ~150 bytes an entry
+def _word_width(word: str, size: int, face: str) -> int:
+    if face == "default":
+        return _word_mask(word, size, face).shape[1]
+    return layout(word, size, face)[2]
+
+
 @lru_cache(maxsize=65536)  # a key and two ints: ~250 bytes an entry for a 96-character text, ~16 MB at most
 def text_size(text: str, size: int, face: str = "default") -> tuple[int, int]:
     """(width, height) in pixels of `text` drawn at `size`: the shape of `text_mask`, without building it."""
+    height = _word_mask(" ", size, face).shape[0] if face == "default" else glyphs(size, face).height
     words = text.split(" ")
-    if len(words) == 1:
-        mask = _word_mask(text, size, face)
-        return mask.shape[1], mask.shape[0]
-    space = _word_mask(" ", size, face).shape
-    return sum(_word_mask(word, size, face).shape[1] for word in words if word) + space[1] * (len(words) - 1), space[0]
+    space = _word_width(" ", size, face)
+    return sum(_word_width(word, size, face) for word in words if word) + space * (len(words) - 1), height
 
 
 @byte_bounded_cache(GLYPH_CACHE_BYTES // 16)
 def char_boxes(text: str, size: int, face: str = "default") -> np.ndarray:
     """Where each character of `text` lies in its `text_mask`: an (n, 4) int32 array of (x0, y0, x1, y1) per
-    character, in pixels from the mask's top-left corner. A glyph's box is its ink's bounding box (clipped to the mask, as the mask
-    clips the ink); a space's is the gap it leaves, the line's height, which holds no ink."""
+    character, in pixels from the mask's top-left corner. A glyph's box is its ink's bounding box (clipped to
+    the mask, as the mask clips the ink); a space's is the gap it leaves, the line's height, which holds no ink."""
     height = text_size(text, size, face)[1]
-    space = _word_mask(" ", size, face).shape[1]
-    parts, x = [], 0
+    space = _word_width(" ", size, face)
+    boxes, x = [], 0
     for word in text.split(" "):
-        width = _word_mask(word, size, face).shape[1] if word else 0
         if word:
-            parts.append(_word_char_boxes(word, size, face, width, height) + [x, 0, x, 0])
-        x += width
-        parts.append(np.array([[x, 0, x + space, height]]))  # the space after the word
+            boxes += [(x + x0, y0, x + x1, y1) for x0, y0, x1, y1 in _word_char_boxes(word, size, face)]
+            x += _word_width(word, size, face)
+        boxes.append((x, 0, x + space, height))  # the space after the word
         x += space
-    return np.concatenate(parts[:-1]).astype(np.int32).reshape(-1, 4)
+    return np.array(boxes[:-1], np.int32).reshape(-1, 4)
 
 
-def _word_char_boxes(word: str, size: int, face: str, width: int, height: int) -> np.ndarray:
-    if face == "default":  # Pillow laid the word out whole: ask it where each character went
-        f = font(size, face)
-        boxes = []
-        for i, ch in enumerate(word):
-            advance = f.getlength(word[:i])
-            left, top, right, bottom = f.getbbox(ch)
-            boxes.append((advance + left, top, advance + right, bottom))
-        boxes = np.array(boxes)
-        boxes[:, :2], boxes[:, 2:] = np.floor(boxes[:, :2]), np.ceil(boxes[:, 2:])
-    else:
-        table = glyphs(size, face)
-        codes, origins, _ = table.layout(word)
-        ink = table.ink
-        boxes = np.array(
-            [(o + ink[c][0], ink[c][1], o + ink[c][2], ink[c][3]) for c, o in zip(codes, origins, strict=True)]
-        )
-    boxes = boxes.astype(np.int64)
-    boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, width)
-    boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, height)
-    boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2])
-    return boxes
+@lru_cache(maxsize=16384)  # a 4-tuple per character: ~1 KB for a long word, ~16 MB at most
+def _word_char_boxes(word: str, size: int, face: str) -> tuple[tuple[int, int, int, int], ...]:
+    """Each character's box in the word's mask, from the glyph layout (for the "default" face, whose words
+    Pillow lays out whole, the same layout up to kerning: within a pixel)."""
+    table = glyphs(size, face)
+    codes, origins, _ = layout(word, size, face)
+    width, ink = _word_width(word, size, face), table.ink
+    return tuple(
+        (min(max(o + ink[c][0], 0), width), ink[c][1], min(max(o + ink[c][2], 0), width), ink[c][3])
+        for c, o in zip(codes, origins, strict=True)
+    )
 
 
 @byte_bounded_cache(GLYPH_CACHE_BYTES // 16)
@@ -330,7 +330,18 @@ def _interleave(mask: np.ndarray) -> tuple[int, int, np.ndarray | None]:
 
 @byte_bounded_cache(GLYPH_CACHE_BYTES // 2)
 def _word_alpha(word: str, size: int, face: str = "default") -> tuple[int, int, np.ndarray | None]:
-    return _interleave(_word_mask(word, size, face))
+    if face == "default":
+        return _interleave(_word_mask(word, size, face))
+    # Pasted from the glyphs' interleaved masks: no word mask to build, scan and repeat.
+    table = glyphs(size, face)
+    codes, origins, width = layout(word, size, face)
+    alpha = np.zeros((table.height, 3 * width), np.float32)
+    for code, origin in zip(codes, origins, strict=True):
+        glyph, x = table.alpha3[code], 3 * (origin + table.left[code])
+        x0, x1 = max(x, 0), min(x + glyph.shape[1], 3 * width)
+        if x1 > x0:
+            np.maximum(alpha[:, x0:x1], glyph[:, x0 - x : x1 - x], out=alpha[:, x0:x1])
+    return 0, 0, alpha
 
 
 @byte_bounded_cache(GLYPH_CACHE_BYTES // 8)
@@ -343,7 +354,7 @@ def _phrase_alpha(text: str, size: int, width: int, height: int, face: str = "de
 
     Phrases (document lines, titles) are too many to cache; pasting words is ~4x cheaper than a new mask."""
     alpha = np.zeros((height, 3 * width), np.float32)
-    space = _word_mask(" ", size, face).shape[1]
+    space = _word_width(" ", size, face)
     x = 0
     for word in text.split(" "):
         if word:
@@ -351,7 +362,7 @@ def _phrase_alpha(text: str, size: int, width: int, height: int, face: str = "de
             if word_alpha is not None:
                 h, w3 = word_alpha.shape
                 alpha[dy : dy + h, 3 * (x + dx) : 3 * (x + dx) + w3] = word_alpha
-            x += _word_mask(word, size, face).shape[1]
+            x += _word_width(word, size, face)
         x += space
     return alpha
 
