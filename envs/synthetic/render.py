@@ -14,9 +14,11 @@ they hold at most `GLYPH_CACHE_BYTES` of masks per process (oldest used first ou
 from __future__ import annotations
 
 import functools
+import math
 import os
 from collections import OrderedDict
 from functools import lru_cache
+from itertools import accumulate
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -159,12 +161,10 @@ class Glyphs:
 
     def layout(self, word: str) -> tuple[list[int], list[int], int]:
         """(character codes, each glyph's origin x in whole pixels, the word's width)."""
-        codes = [ord(ch) if ord(ch) < 127 else 63 for ch in word]
-        origins, x = [], 0.0
-        for code in codes:
-            origins.append(int(x + 0.5))
-            x += self.advance[code]
-        return codes, origins, max(1, int(np.ceil(x)))
+        codes = list(word.encode("ascii", "replace"))  # "?" for anything else
+        advances = [self.advance[code] for code in codes]
+        starts = list(accumulate(advances, initial=0.0))
+        return codes, [int(x + 0.5) for x in starts[:-1]], max(1, math.ceil(starts[-1]))
 
 
 @lru_cache(maxsize=16384)  # two short lists of ints per word: ~1 KB for a long word, ~16 MB at most
