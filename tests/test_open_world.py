@@ -202,6 +202,14 @@ def test_each_split_phrases_only_its_own_templates(monkeypatch):
             assert set(used) & held
 
 
+def test_phrases_combined_in_an_episode_are_not_registered():
+    registered = len(Phrases.registry)
+    env = make("MinVLA-Synthetic-Scroll-v1")
+    for seed in range(30):  # Scroll adds its "scroll down/up" templates to the others when the item is hidden
+        env.reset(seed=seed)
+    assert len(Phrases.registry) == registered
+
+
 def test_instructions_vary_in_surface_form():
     env = make("MinVLA-Synthetic-Click-v1")
     said = [env.reset(seed=seed)[1]["instruction"] for seed in range(200)]

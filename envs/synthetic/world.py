@@ -65,7 +65,14 @@ class Phrases:
         Phrases.registry.append(self)
 
     def __add__(self, other: Phrases) -> Phrases:
-        return Phrases(self.v0 + other.v0, self.train + other.train, self.test + other.test)
+        """Both sets of templates. Not registered: its parts are, and tasks add phrases every episode."""
+        combined = object.__new__(Phrases)
+        combined.v0, combined.train, combined.test = (
+            self.v0 + other.v0,
+            self.train + other.train,
+            self.test + other.test,
+        )
+        return combined
 
     def words(self) -> set[str]:
         return {word for template in self.v0 + self.train + self.test for word in tokens(_literal(template))}
