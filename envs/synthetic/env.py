@@ -122,7 +122,8 @@ class SyntheticDesktopEnv(gym.Env):
         self._frame: np.ndarray | None = None
         self._elements: list[dict[str, Any]] = []
         self._viewer = None
-        self._shown_at = 0.0
+        self._shown_at = 0.0  # when human mode last showed a frame (it keeps to render_fps)
+        self._warned_headless = False
         self._ended = False
 
     # ------------------------------------------------------------ gymnasium API
@@ -220,7 +221,7 @@ class SyntheticDesktopEnv(gym.Env):
 
     def _show(self, frame: np.ndarray) -> None:
         if not os.environ.get("DISPLAY"):
-            if not getattr(self, "_warned_headless", False):
+            if not self._warned_headless:
                 gym.logger.warn(
                     "render_mode='human' shows nothing: $DISPLAY is not set (start Xvfb or use 'rgb_array')."
                 )
