@@ -139,7 +139,8 @@ class Glyphs:
         self.advance: list[float] = []
         self.left: list[int] = []  # the mask's x from the origin
         self.ink: list[tuple[int, int, int, int]] = []  # (x0, y0, x1, y1) of the ink from the origin
-        self.masks: list[np.ndarray] = []
+        # Each glyph's mask repeated per colour channel, to paste straight into a frame's (H, 3W) row view.
+        self.alpha3: list[np.ndarray] = []
         for code in range(128):
             ch = chr(code) if 32 <= code < 127 else "?"
             left, _, right, _ = f.getbbox(ch)
@@ -155,9 +156,7 @@ class Glyphs:
             self.advance.append(f.getlength(ch))
             self.left.append(left)
             self.ink.append(ink)
-            self.masks.append(mask)
-        # Each glyph's mask repeated per colour channel, to paste straight into a frame's (H, 3W) row view.
-        self.alpha3 = [np.repeat(mask, 3, axis=1) for mask in self.masks]
+            self.alpha3.append(np.repeat(mask, 3, axis=1))
 
     def layout(self, word: str) -> tuple[list[int], list[int], int]:
         """(character codes, each glyph's origin x in whole pixels, the word's width)."""
@@ -179,16 +178,8 @@ def glyphs(size: int, face: str) -> Glyphs:
 
 
 def _composed_mask(text: str, size: int, face: str) -> np.ndarray:
-    """A word's mask pasted together from its glyphs (each clipped to the word's advance, as Pillow clips)."""
-    table = glyphs(size, face)
-    codes, origins, width = layout(text, size, face)
-    mask = np.zeros((table.height, width), np.float32)
-    for code, origin in zip(codes, origins, strict=True):
-        glyph, x = table.masks[code], origin + table.left[code]
-        x0, x1 = max(x, 0), min(x + glyph.shape[1], width)
-        if x1 > x0:
-            np.maximum(mask[:, x0:x1], glyph[:, x0 - x : x1 - x], out=mask[:, x0:x1])
-    return mask[:, :, None]
+    """A word's mask from its glyphs: one channel of the interleaved alpha `_word_alpha` pastes together."""
+    return np.ascontiguousarray(_word_alpha(text, size, face)[2][:, ::3])[:, :, None]
 
 
 @lru_cache(maxsize=65536)  # a key and an int: ~150 bytes an entry
